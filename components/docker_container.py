@@ -1,0 +1,108 @@
+"""One ContainerSpec → one docker.Container (plus its pids limit, which pulumi-docker cannot set)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from tenants.docker_specs import ContainerSpec
+
+LabelT = TypeVar("LabelT", docker.ContainerLabelArgs, docker.NetworkLabelArgs, docker.VolumeLabelArgs)
+
+
+def labels(kind: type[LabelT], mapping: Mapping[str, str]) -> list[LabelT]:
+    """Docker label args of any resource kind, in a stable order (no spurious diffs)."""
+    return [kind(label=k, value=v) for k, v in sorted(mapping.items())]
+
+
+def _envs(spec: ContainerSpec, secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
+    plain = [f"{k}={v}" for k, v in sorted(spec.env.items())]
+    wired = {var: secrets[ref] for var, ref in sorted(spec.secret_env.items()) if ref in secrets}
+    if not wired:
+        return pulumi.Output.from_input(plain)
+    names = list(wired)
+    return pulumi.Output.all(*wired.values()).apply(
+        # An empty secret (Pulumi.yaml's default for provider keys) means "not configured".
+        lambda values: plain + [f"{n}={v}" for n, v in zip(names, values, strict=True) if v]
+    )
+
+
+def container(
+    logical_name: str,
+    spec: ContainerSpec,
+    *,
+    secrets: Mapping[str, pulumi.Input[str]],
+    networks: Sequence[pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> docker.Container:
+    """Create the container; ``networks`` are the resource outputs for ``spec.networks``, in order."""
+    hc = spec.healthcheck
+    return docker.Container(
+        logical_name,
+        name=spec.name,
+        image=spec.image,
+        command=list(spec.command),
+        entrypoints=list(spec.entrypoint) if spec.entrypoint is not None else None,
+        working_dir=spec.working_dir,
+        user=spec.user,
+        envs=_envs(spec, secrets),
+        cpus=f"{spec.cpus:g}",
+        memory=spec.memory_mb,
+        memory_swap=spec.memory_mb,
+        capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop)),
+        security_opts=list(spec.security_opts),
+        init=spec.init,
+        read_only=spec.read_only,
+        tmpfs=dict(spec.tmpfs),
+        restart=spec.restart,
+        log_driver=spec.log_driver,
+        log_opts=dict(spec.log_opts),
+        labels=labels(docker.ContainerLabelArgs, spec.labels),
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n) for n in networks],
+        volumes=[
+            docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path) for m in spec.mounts
+        ],
+        uploads=[
+            docker.ContainerUploadArgs(
+                file=u.path, content=u.content, owner=str(u.owner), group=str(u.group), permissions=u.mode
+            )
+            for u in spec.uploads
+        ],
+        ports=[
+            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip) for p in spec.ports
+        ],
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=list(hc.test),
+            interval=f"{hc.interval_s}s",
+            timeout=f"{hc.timeout_s}s",
+            retries=hc.retries,
+            start_period=f"{hc.start_period_s}s",
+            start_interval=f"{hc.start_interval_s}s",
+        )
+        if hc is not None
+        else None,
+        destroy_grace_seconds=30,
+        # The name is fixed, so the old container must go before its replacement can exist.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def pids_limit(
+    logical_name: str,
+    spec: ContainerSpec,
+    created: docker.Container,
+    docker_host: str,
+    opts: pulumi.ResourceOptions,
+) -> command.local.Command:
+    """Apply ``spec.pids_limit`` with `docker update` after each (re)creation of the container."""
+    return command.local.Command(
+        logical_name,
+        create=f"docker update --pids-limit {spec.pids_limit} {spec.name}",
+        environment={"DOCKER_HOST": docker_host},
+        triggers=[created.id, spec.pids_limit],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created])),
+    )

@@ -1,0 +1,36 @@
+"""Stack configuration (the typed `config:` block of Pulumi.yaml) read in one place."""
+
+from __future__ import annotations
+
+import pulumi
+
+from tenants.model import ModelProvider, Tenant
+from tenants.stack import StackSettings
+
+
+def read_settings(config: pulumi.Config) -> StackSettings:
+    # Pulumi.yaml declares a default for every key, so `get` only returns None outside the CLI.
+    port = config.get_int("edgePort")
+    return StackSettings(
+        tenants_file=config.require("tenantsFile"),
+        shard=config.get("shard") or "",
+        domain=config.get("domain") or None,
+        edge_address=config.get("edgeAddress") or None,
+        edge_port=port if port else None,
+    )
+
+
+def provider_key_name(provider: ModelProvider) -> str:
+    return f"{provider}ApiKey"
+
+
+def tenant_key_name(tenant_id: str) -> str:
+    return f"apiKey-{tenant_id}"
+
+
+def provider_key(config: pulumi.Config, tenant: Tenant) -> pulumi.Output[str] | None:
+    """The tenant's own key if set, else the fleet key for its provider; always a secret."""
+    own = config.get_secret(tenant_key_name(tenant.id))
+    if own is not None:
+        return own
+    return config.get_secret(provider_key_name(tenant.model_provider))

@@ -1,0 +1,1 @@
+"""The fleet model and pure logic of openclaw-tenants. Never imports pulumi."""

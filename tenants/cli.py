@@ -1,0 +1,62 @@
+"""tenantctl: check and inspect a fleet without Pulumi."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .docker_specs import fleet_specs
+from .errors import FleetError
+from .load import load_fleet
+from .model import Fleet
+from .stack import ALL_SHARDS, select_shard
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Manage an OpenClaw tenant fleet.")
+render_app = typer.Typer(no_args_is_help=True, help="Print what each tenant gets.")
+app.add_typer(render_app, name="render")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+FileArg = Annotated[Path, typer.Argument(help="Fleet file.")]
+TenantsOpt = Annotated[Path, typer.Option("--tenants", "-f", help="Fleet file.")]
+
+
+def _load(path: Path) -> Fleet:
+    try:
+        return load_fleet(path)
+    except FleetError as exc:
+        err.print(exc.render(), markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def validate(file: FileArg = Path("tenants.yaml")) -> None:
+    """Check a fleet file; list every problem with its line and exit 1 if there is any."""
+    fleet = _load(file)
+    counts = {s: sum(t.state == s for t in fleet.tenants) for s in ("active", "suspended", "offboarded")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    out.print(f"{file}: valid ({len(fleet.tenants)} tenants: {summary})")
+
+
+@render_app.command("docker")
+def render_docker(
+    tenants: TenantsOpt = Path("tenants.yaml"),
+    shard: Annotated[str, typer.Option(help="Only this shard's tenants.")] = ALL_SHARDS,
+) -> None:
+    """Print, as JSON, the Docker specs of every tenant and edge proxy (no secret values)."""
+    fleet = _load(tenants)
+    try:
+        selected = select_shard(fleet, shard)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    print(json.dumps(fleet_specs(fleet, selected), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,295 @@
+"""What each tenant gets on a Docker target, as plain frozen data.
+
+The Pulumi components, `tenantctl render docker` and the end-to-end harness all consume these
+specs, so what is reviewed, tested and deployed is one description. Secret values never appear
+here: ``secret_env`` names which secret fills which variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import openclaw
+from .edge_config import Route, render_edge_config
+from .model import DockerTarget, Fleet, Tenant
+
+MANAGED_BY = "openclaw-tenants"
+EDGE_NAME = "openclaw-edge"
+EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
+EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
+NOBODY = "65534:65534"
+
+SecretRef = Literal["gateway_token", "provider_key"]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    internal: bool
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Mount:
+    volume: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    content: str
+    owner: int
+    group: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class Port:
+    internal: int
+    external: int
+    ip: str
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...]
+    interval_s: int
+    timeout_s: int
+    retries: int
+    start_period_s: int
+    start_interval_s: int
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    entrypoint: tuple[str, ...] | None
+    working_dir: str | None
+    user: str
+    env: Mapping[str, str]
+    secret_env: Mapping[str, SecretRef]
+    cpus: float
+    memory_mb: int
+    pids_limit: int
+    read_only: bool
+    tmpfs: Mapping[str, str]
+    networks: tuple[str, ...]
+    mounts: tuple[Mount, ...]
+    uploads: tuple[Upload, ...]
+    ports: tuple[Port, ...]
+    healthcheck: Healthcheck | None
+    labels: Mapping[str, str]
+    cap_drop: tuple[str, ...] = ("ALL",)
+    security_opts: tuple[str, ...] = ("no-new-privileges:true",)
+    init: bool = True
+    restart: str = "unless-stopped"
+    log_driver: str = "json-file"
+    log_opts: Mapping[str, str] = field(default_factory=lambda: {"max-size": "10m", "max-file": "3"})
+
+
+@dataclass(frozen=True)
+class TenantDockerSpec:
+    tenant_id: str
+    plan: str
+    state: str
+    shard: str
+    url: str
+    network: NetworkSpec | None
+    volume: VolumeSpec
+    container: ContainerSpec | None
+    route: Route | None
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    target: str
+    network: NetworkSpec
+    container: ContainerSpec
+    routes: tuple[Route, ...]
+
+
+def to_data(spec: Any) -> Any:
+    """JSON-ready form of a spec."""
+    return dataclasses.asdict(spec)
+
+
+def owner_labels(tenant: Tenant) -> dict[str, str]:
+    return {
+        **tenant.labels,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "openclaw.io/tenant": tenant.id,
+        "openclaw.io/plan": tenant.plan,
+    }
+
+
+def network_name(tenant_id: str) -> str:
+    return f"tenant-{tenant_id}"
+
+
+def container_name(tenant_id: str) -> str:
+    return f"openclaw-{tenant_id}"
+
+
+def volume_name(tenant_id: str) -> str:
+    return f"openclaw-{tenant_id}-state"
+
+
+def docker_target(fleet: Fleet, tenant: Tenant) -> DockerTarget:
+    target = fleet.targets[tenant.target]
+    if not isinstance(target, DockerTarget):
+        raise TypeError(f"tenant {tenant.id!r} is on target {tenant.target!r}, which is not a Docker host")
+    return target
+
+
+def network_spec(fleet: Fleet, tenant: Tenant) -> NetworkSpec:
+    # Separate bridges keep tenants apart; `internal` removes every way out.
+    target = docker_target(fleet, tenant)
+    return NetworkSpec(network_name(tenant.id), internal=target.egress == "none", labels=owner_labels(tenant))
+
+
+def volume_spec(fleet: Fleet, tenant: Tenant) -> VolumeSpec:
+    return VolumeSpec(volume_name(tenant.id), labels=owner_labels(tenant))
+
+
+def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
+    target = docker_target(fleet, tenant)
+    return openclaw.render_config(openclaw.gateway_config(fleet.url(tenant), target.address_pools))
+
+
+def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
+    limits = fleet.limits(tenant)
+    plan = fleet.plans[tenant.plan]
+    return ContainerSpec(
+        name=container_name(tenant.id),
+        image=openclaw.image(fleet.images.openclaw, fleet.version_of(tenant)),
+        command=openclaw.COMMAND,
+        entrypoint=None,
+        working_dir=openclaw.WORKDIR,
+        user=f"{openclaw.UID}:{openclaw.GID}",
+        env=openclaw.environment(limits.memory_gib),
+        secret_env={
+            openclaw.TOKEN_ENV: "gateway_token",
+            openclaw.PROVIDER_KEY_ENV[tenant.model_provider]: "provider_key",
+        },
+        cpus=limits.cpus,
+        memory_mb=int(limits.memory_gib * 1024),
+        pids_limit=plan.pids_limit,
+        read_only=True,
+        tmpfs={openclaw.TMP_DIR: "rw,noexec,nosuid,size=256m"},
+        networks=(network_name(tenant.id),),
+        mounts=(Mount(volume_name(tenant.id), openclaw.STATE_DIR),),
+        uploads=(
+            Upload(
+                path=openclaw.CONFIG_PATH,
+                content=gateway_config_text(fleet, tenant),
+                owner=openclaw.UID,
+                group=openclaw.GID,
+                mode="0444",
+            ),
+        ),
+        ports=(),
+        healthcheck=Healthcheck(
+            test=openclaw.HEALTHCHECK_COMMAND,
+            interval_s=30,
+            timeout_s=5,
+            retries=3,
+            start_period_s=90,
+            start_interval_s=2,
+        ),
+        labels=owner_labels(tenant),
+    )
+
+
+def route_spec(fleet: Fleet, tenant: Tenant) -> Route:
+    plan = fleet.plans[tenant.plan]
+    return Route(
+        tenant_id=tenant.id,
+        host=f"{tenant.id}.{fleet.domain}",
+        upstream=f"{container_name(tenant.id)}:{openclaw.PORT}",
+        plan=tenant.plan,
+        rate_limit_rps=plan.rate_limit_rps,
+        burst=plan.burst,
+    )
+
+
+def tenant_spec(fleet: Fleet, tenant: Tenant) -> TenantDockerSpec:
+    """Active: everything; suspended: no container or route; offboarded: only the data volume."""
+    active = tenant.state == "active"
+    return TenantDockerSpec(
+        tenant_id=tenant.id,
+        plan=tenant.plan,
+        state=tenant.state,
+        shard=tenant.shard,
+        url=fleet.url(tenant),
+        network=network_spec(fleet, tenant) if tenant.live else None,
+        volume=volume_spec(fleet, tenant),
+        container=container_spec(fleet, tenant) if active else None,
+        route=route_spec(fleet, tenant) if active else None,
+    )
+
+
+def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> EdgeSpec:
+    """The one edge proxy of a Docker target, routing exactly its active tenants."""
+    target = fleet.targets[target_name]
+    if not isinstance(target, DockerTarget):
+        raise TypeError(f"target {target_name!r} is not a Docker host")
+    active = tuple(t for t in tenants if t.target == target_name and t.state == "active")
+    routes = tuple(route_spec(fleet, t) for t in sorted(active, key=lambda t: t.id))
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, "openclaw.io/component": "edge"}
+    network = NetworkSpec(EDGE_NAME, internal=False, labels=labels)
+    container = ContainerSpec(
+        name=EDGE_NAME,
+        image=fleet.images.proxy,
+        command=("-e", "stderr", "-g", "daemon off;"),
+        entrypoint=("nginx",),
+        working_dir=None,
+        user=NOBODY,
+        env={},
+        secret_env={},
+        cpus=1.0,
+        memory_mb=512,
+        pids_limit=256,
+        # nginx.conf arrives as an upload, which Docker refuses on a read-only root.
+        read_only=False,
+        tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
+        networks=(EDGE_NAME, *(network_name(r.tenant_id) for r in routes)),
+        mounts=(),
+        uploads=(
+            Upload(
+                path=EDGE_CONFIG_PATH,
+                content=render_edge_config(routes, EDGE_PORT),
+                owner=0,
+                group=0,
+                mode="0444",
+            ),
+        ),
+        ports=(Port(internal=EDGE_PORT, external=target.edge.port, ip=target.edge.address),),
+        healthcheck=None,
+        labels=labels,
+    )
+    return EdgeSpec(target=target_name, network=network, container=container, routes=routes)
+
+
+def fleet_specs(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, Any]:
+    """Everything the Docker targets of a set of tenants get, keyed for rendering."""
+    docker_targets = sorted({t.target for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)})
+    return {
+        "tenants": [
+            to_data(tenant_spec(fleet, t))
+            for t in tenants
+            if isinstance(fleet.targets[t.target], DockerTarget)
+        ],
+        "edges": [to_data(edge_spec(fleet, name, tenants)) for name in docker_targets],
+    }

@@ -1,0 +1,312 @@
+"""The schema of tenants.yaml, version 1: frozen pydantic models, unknown keys refused."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+ModelProvider = Literal["kimi", "minimax", "anthropic", "openai", "openrouter"]
+TenantState = Literal["active", "suspended", "offboarded"]
+Egress = Literal["direct", "none"]
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+TENANT_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{1,38}[a-z0-9])$")
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+OPENCLAW_VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d{1,2}$")
+LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+
+RESERVED_IDS = frozenset(
+    {
+        "www",
+        "api",
+        "admin",
+        "app",
+        "auth",
+        "dashboard",
+        "docs",
+        "edge",
+        "grafana",
+        "internal",
+        "login",
+        "mail",
+        "metrics",
+        "openclaw",
+        "proxy",
+        "root",
+        "signup",
+        "smtp",
+        "status",
+        "system",
+        "default",
+        "kube-system",
+    }
+)
+
+
+def check_domain(value: str) -> str:
+    labels = value.split(".")
+    if len(value) > 200 or not all(DNS_LABEL.match(label) and len(label) <= 63 for label in labels):
+        raise ValueError(f"{value!r} is not a lowercase DNS name like tenants.example.com")
+    return value
+
+
+def check_channel(name: str, version: str) -> None:
+    if not NAME.match(name):
+        raise ValueError(f"channel name {name!r} must be lowercase letters, digits and '-'")
+    if not OPENCLAW_VERSION.match(version):
+        raise ValueError(
+            f"channel {name!r} must pin an exact OpenClaw version like 2026.9.6, not {version!r}"
+        )
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+Cpus = Annotated[float, Field(gt=0, le=256, allow_inf_nan=False)]
+MemoryGiB = Annotated[float, Field(ge=1, le=1024, allow_inf_nan=False)]
+StorageGiB = Annotated[int, Field(ge=1, le=65536)]
+
+
+class Limits(Frozen):
+    """The resources one tenant may use."""
+
+    cpus: Cpus
+    memory_gib: MemoryGiB
+    storage_gib: StorageGiB
+
+
+class Plan(Frozen):
+    """What a customer buys: limits, the most an override may raise them to, proxy rate and price."""
+
+    cpus: Cpus
+    memory_gib: MemoryGiB
+    storage_gib: StorageGiB
+    max: Limits
+    pids_limit: Annotated[int, Field(ge=64, le=65536)]
+    rate_limit_rps: Annotated[int, Field(ge=1, le=100_000)]
+    burst: Annotated[int, Field(ge=0, le=100_000)]
+    monthly_price: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
+
+    @model_validator(mode="after")
+    def _base_within_max(self) -> Plan:
+        for field in ("cpus", "memory_gib", "storage_gib"):
+            base, top = getattr(self, field), getattr(self.max, field)
+            if base > top:
+                raise ValueError(f"{field} {base} is above this plan's max.{field} {top}")
+        return self
+
+
+class Capacity(Frozen):
+    """What a Docker host can give its tenants."""
+
+    cpus: Cpus
+    memory_gib: Annotated[float, Field(gt=0, le=65536, allow_inf_nan=False)]
+    networks: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
+        description="user networks the daemon's address pools allow (~30 with Docker's defaults)"
+    )
+
+
+class Overcommit(Frozen):
+    """How far the sum of tenant limits may exceed capacity (1.0 = not at all)."""
+
+    cpu: Annotated[float, Field(ge=1, le=16, allow_inf_nan=False)] = 1.0
+    memory: Annotated[float, Field(ge=1, le=4, allow_inf_nan=False)] = 1.0
+
+
+class Edge(Frozen):
+    """Where a target's edge proxy listens on its host."""
+
+    address: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        ipaddress.ip_address(value)
+        return value
+
+
+class DockerTarget(Frozen):
+    """One Docker host."""
+
+    type: Literal["docker"]
+    host: str = "unix:///var/run/docker.sock"
+    egress: Egress = "direct"
+    capacity: Capacity
+    overcommit: Overcommit = Overcommit()
+    edge: Edge = Edge()
+    address_pools: tuple[str, ...] = ("172.16.0.0/12", "192.168.0.0/16")
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.match(r"^(unix|tcp|ssh)://\S+$", value):
+            raise ValueError("must be unix://PATH, tcp://HOST:PORT or ssh://USER@HOST")
+        return value
+
+    @field_validator("address_pools")
+    @classmethod
+    def _pools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one CIDR")
+        for cidr in value:
+            ipaddress.ip_network(cidr)
+        return value
+
+
+Target = Annotated[DockerTarget, Field(discriminator="type")]
+
+
+class Images(Frozen):
+    """Image repositories; the OpenClaw tag comes from the tenant's channel."""
+
+    openclaw: str = "ghcr.io/openclaw/openclaw"
+    proxy: str = "docker.io/library/nginx:1.27.5"
+
+    @field_validator("openclaw")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", value):
+            raise ValueError("must be an image repository without a tag, like ghcr.io/openclaw/openclaw")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        name, _, tag = value.rpartition(":")
+        if "@sha256:" in value:
+            return value
+        if not name or "/" in tag or tag in ("", "latest", "mainline", "stable"):
+            raise ValueError("must be pinned to an exact tag or digest, like nginx:1.27.5")
+        return value
+
+
+class Defaults(Frozen):
+    """Values a tenant entry may leave out."""
+
+    plan: str = "basic"
+    target: str | None = None
+    model_provider: ModelProvider | None = None
+    channel: str = "stable"
+    shard: str = "default"
+
+
+class Overrides(Frozen):
+    """Per-tenant raises of the plan's limits, never beyond the plan's max."""
+
+    cpus: Cpus | None = None
+    memory_gib: MemoryGiB | None = None
+    storage_gib: StorageGiB | None = None
+
+
+class Tenant(Frozen):
+    """One customer. Defaults are already applied by the loader."""
+
+    id: str
+    plan: str
+    target: str
+    model_provider: ModelProvider
+    state: TenantState = "active"
+    shard: str
+    channel: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    overrides: Overrides = Overrides()
+    rotation: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not 3 <= len(value) <= 40:
+            raise ValueError(f"{value!r} must be 3 to 40 characters long")
+        if not TENANT_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a DNS label: use lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit"
+            )
+        if value in RESERVED_IDS:
+            raise ValueError(f"{value!r} is reserved; reserved ids: {', '.join(sorted(RESERVED_IDS))}")
+        return value
+
+    @field_validator("shard", "channel")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"{value!r} must be a lowercase name of letters, digits and '-'")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, val in value.items():
+            if not LABEL_KEY.match(key) or key.startswith(("openclaw.io/", "app.kubernetes.io/")):
+                raise ValueError(f"label key {key!r} is not a valid label key or uses a reserved prefix")
+            if not LABEL_VALUE.match(val):
+                raise ValueError(f"label {key!r} value {val!r} is not a valid label value")
+        return value
+
+    @property
+    def live(self) -> bool:
+        """Whether the tenant still has a network (active or suspended)."""
+        return self.state != "offboarded"
+
+
+def effective_limits(plan: Plan, overrides: Overrides) -> Limits:
+    """The plan's limits with a tenant's overrides applied."""
+    return Limits(
+        cpus=plan.cpus if overrides.cpus is None else overrides.cpus,
+        memory_gib=plan.memory_gib if overrides.memory_gib is None else overrides.memory_gib,
+        storage_gib=plan.storage_gib if overrides.storage_gib is None else overrides.storage_gib,
+    )
+
+
+class Fleet(Frozen):
+    """A whole validated fleet; built only by ``tenants.load``."""
+
+    version: Literal[1]
+    domain: str
+    images: Images
+    channels: dict[str, str]
+    defaults: Defaults
+    plans: dict[str, Plan]
+    targets: dict[str, Target]
+    tenants: tuple[Tenant, ...]
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return check_domain(value)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, version in value.items():
+            check_channel(name, version)
+        return value
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        for tenant in self.tenants:
+            if tenant.id == tenant_id:
+                return tenant
+        raise KeyError(tenant_id)
+
+    def limits(self, tenant: Tenant) -> Limits:
+        return effective_limits(self.plans[tenant.plan], tenant.overrides)
+
+    def version_of(self, tenant: Tenant) -> str:
+        return self.channels[tenant.channel]
+
+    def shards(self) -> tuple[str, ...]:
+        return tuple(sorted({t.shard for t in self.tenants}))
+
+    def url(self, tenant: Tenant) -> str:
+        target = self.targets[tenant.target]
+        port = "" if target.edge.port == 80 else f":{target.edge.port}"
+        return f"http://{tenant.id}.{self.domain}{port}"

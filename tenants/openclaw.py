@@ -1,0 +1,83 @@
+"""The OpenClaw gateway's runtime contract (openclaw 2026.9.x), kept in one module for version bumps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .model import ModelProvider
+
+PORT = 18789
+UID = 1000
+GID = 1000
+HOME = "/home/node"
+STATE_DIR = f"{HOME}/.openclaw"
+# The config lives inside the state dir: the gateway creates media/ beside it, so it must be writable.
+CONFIG_PATH = f"{STATE_DIR}/openclaw.json"
+WORKDIR = "/app"
+COMMAND: tuple[str, ...] = ("node", "dist/index.js", "gateway", "--bind", "lan", "--port", str(PORT))
+
+LIVENESS_PATH = "/healthz"
+STARTUP_PATH = "/startupz"  # also readiness: /readyz fails on channel errors, which should not drop traffic
+TMP_DIR = "/tmp"  # logs go to /tmp/openclaw; needs a tmpfs with a read-only root
+
+TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
+PROVIDER_KEY_ENV: Mapping[ModelProvider, str] = {
+    "kimi": "MOONSHOT_API_KEY",
+    "minimax": "MINIMAX_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
+
+HEAP_FRACTION = 0.75  # upstream: 1536 MiB heap for a 2 GiB container
+
+# The image has no curl; node's fetch checks the JSON body (unknown paths answer 200 HTML).
+HEALTHCHECK_COMMAND: tuple[str, ...] = (
+    "CMD",
+    "node",
+    "-e",
+    f"fetch('http://127.0.0.1:{PORT}{LIVENESS_PATH}').then(r=>r.json())"
+    ".then(b=>process.exit(b.ok===true?0:1)).catch(()=>process.exit(1))",
+)
+
+
+def image(repository: str, version: str) -> str:
+    return f"{repository}:{version}"
+
+
+def heap_mib(memory_gib: float) -> int:
+    return int(memory_gib * 1024 * HEAP_FRACTION)
+
+
+def environment(memory_gib: float) -> dict[str, str]:
+    """Plain (non-secret) environment of a tenant gateway."""
+    return {
+        "HOME": HOME,
+        "OPENCLAW_STATE_DIR": STATE_DIR,
+        "OPENCLAW_CONFIG_PATH": CONFIG_PATH,
+        "OPENCLAW_CONFIG_READONLY": "1",
+        "XDG_CACHE_HOME": f"{STATE_DIR}/cache",
+        "OPENCLAW_DISABLE_BONJOUR": "1",
+        "OPENCLAW_NO_AUTO_UPDATE": "1",
+        "NODE_OPTIONS": f"--max-old-space-size={heap_mib(memory_gib)}",
+    }
+
+
+def gateway_config(public_url: str, trusted_proxies: Sequence[str]) -> dict[str, Any]:
+    """openclaw.json for a hosted tenant; the token itself stays in the environment."""
+    return {
+        "gateway": {
+            "mode": "local",
+            "bind": "lan",
+            "port": PORT,
+            "auth": {"mode": "token"},
+            "controlUi": {"allowedOrigins": [public_url]},
+            "trustedProxies": list(trusted_proxies),
+        }
+    }
+
+
+def render_config(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"

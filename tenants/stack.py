@@ -1,0 +1,45 @@
+"""What one Pulumi stack deploys: its shard of the fleet, with the stack's own overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import DockerTarget, Edge, Fleet, Tenant, check_domain
+
+ALL_SHARDS = ""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Per-stack values from Pulumi config; None means "as tenants.yaml says"."""
+
+    tenants_file: str
+    shard: str
+    domain: str | None = None
+    edge_address: str | None = None
+    edge_port: int | None = None
+
+
+def apply_overrides(fleet: Fleet, settings: StackSettings) -> Fleet:
+    """The fleet as this stack sees it: a dev stack can serve a prod fleet file on localhost."""
+    update: dict[str, object] = {}
+    if settings.domain is not None:
+        update["domain"] = check_domain(settings.domain)
+    given = (("address", settings.edge_address), ("port", settings.edge_port))
+    edge = {k: v for k, v in given if v is not None}
+    if edge:
+        update["targets"] = {
+            name: target.model_copy(update={"edge": Edge.model_validate(target.edge.model_dump() | edge)})
+            if isinstance(target, DockerTarget)
+            else target
+            for name, target in fleet.targets.items()
+        }
+    return fleet.model_copy(update=update)
+
+
+def select_shard(fleet: Fleet, shard: str) -> tuple[Tenant, ...]:
+    if shard == ALL_SHARDS:
+        return fleet.tenants
+    if shard not in fleet.shards():
+        raise ValueError(f"shard {shard!r} has no tenants; shards in the fleet: {', '.join(fleet.shards())}")
+    return tuple(t for t in fleet.tenants if t.shard == shard)
