@@ -1,14 +1,12 @@
 """The openclaw-tenants program: tenants.yaml → one TenantStack per tenant of this stack's shard."""
 
 import pulumi
-import pulumi_docker as docker
 
-from components import EdgeProxy, EdgeProxyArgs, TenantStack, TenantStackArgs
+from components import DockerHost, DockerHostArgs, EdgeProxy, EdgeProxyArgs, TenantStack, TenantStackArgs
 from components.settings import provider_key, read_settings
-from tenants.docker_specs import docker_target, edge_spec, network_name, tenant_spec
+from tenants.docker_specs import edge_spec, network_name, target_images, tenant_spec
 from tenants.errors import FleetError
 from tenants.load import load_fleet
-from tenants.model import DockerTarget
 from tenants.stack import apply_overrides, select_shard
 
 config = pulumi.Config("openclaw-tenants")
@@ -19,35 +17,42 @@ try:
 except (FleetError, ValueError) as exc:
     raise pulumi.RunError(str(exc)) from None
 
-providers = {
-    name: docker.Provider(f"docker-{name}", host=target.host)
-    for name, target in fleet.targets.items()
-    if isinstance(target, DockerTarget) and any(t.target == name for t in tenants)
+specs = {t.id: tenant_spec(fleet, t) for t in tenants}
+edges = {name: edge_spec(fleet, name, tenants) for name in sorted({t.target for t in tenants})}
+
+# Platform: per Docker target, its provider and the images it runs.
+hosts = {
+    name: DockerHost(
+        name, DockerHostArgs(host=fleet.targets[name].host, images=target_images(fleet, name, tenants))
+    )
+    for name in edges
 }
 
 stacks: dict[str, TenantStack] = {}
 for tenant in tenants:
+    host, spec = hosts[tenant.target], specs[tenant.id]
     stacks[tenant.id] = TenantStack(
         tenant.id,
         TenantStackArgs(
-            spec=tenant_spec(fleet, tenant),
+            spec=spec,
             rotation=tenant.rotation,
-            docker_host=docker_target(fleet, tenant).host,
+            docker_host=fleet.targets[tenant.target].host,
+            image=host.images[spec.container.image] if spec.container else "",
             provider_key=provider_key(config, tenant),
         ),
-        opts=pulumi.ResourceOptions(providers=[providers[tenant.target]]),
+        opts=pulumi.ResourceOptions(providers=[host.provider]),
     )
 
-for name, provider in providers.items():
-    spec = edge_spec(fleet, name, tenants)
+for name, edge in edges.items():
     EdgeProxy(
         f"edge-{name}",
         EdgeProxyArgs(
-            spec=spec,
+            spec=edge,
             docker_host=fleet.targets[name].host,
-            tenant_networks={network_name(r.tenant_id): stacks[r.tenant_id].network for r in spec.routes},
+            image=hosts[name].images[edge.container.image],
+            tenant_networks={network_name(r.tenant_id): stacks[r.tenant_id].network for r in edge.routes},
         ),
-        opts=pulumi.ResourceOptions(providers=[provider]),
+        opts=pulumi.ResourceOptions(providers=[hosts[name].provider]),
     )
 
 pulumi.export(

@@ -21,7 +21,11 @@ def labels(kind: type[LabelT], mapping: Mapping[str, str]) -> list[LabelT]:
 
 def _envs(spec: ContainerSpec, secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
     plain = [f"{k}={v}" for k, v in sorted(spec.env.items())]
-    wired = {var: secrets[ref] for var, ref in sorted(spec.secret_env.items()) if ref in secrets}
+    wired = {
+        var: pulumi.Output.secret(secrets[ref])
+        for var, ref in sorted(spec.secret_env.items())
+        if ref in secrets
+    }
     if not wired:
         return pulumi.Output.from_input(plain)
     names = list(wired)
@@ -35,16 +39,22 @@ def container(
     logical_name: str,
     spec: ContainerSpec,
     *,
+    image: pulumi.Input[str],
     secrets: Mapping[str, pulumi.Input[str]],
     networks: Sequence[pulumi.Input[str]],
+    volumes: Mapping[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,
 ) -> docker.Container:
-    """Create the container; ``networks`` are the resource outputs for ``spec.networks``, in order."""
+    """Create the container.
+
+    ``image``, ``networks`` (in ``spec.networks`` order) and ``volumes`` (volume name → output) are
+    the outputs of the resources that provide them, so the engine creates those first.
+    """
     hc = spec.healthcheck
     return docker.Container(
         logical_name,
         name=spec.name,
-        image=spec.image,
+        image=image,
         command=list(spec.command),
         entrypoints=list(spec.entrypoint) if spec.entrypoint is not None else None,
         working_dir=spec.working_dir,
@@ -64,7 +74,8 @@ def container(
         labels=labels(docker.ContainerLabelArgs, spec.labels),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n) for n in networks],
         volumes=[
-            docker.ContainerVolumeArgs(volume_name=m.volume, container_path=m.path) for m in spec.mounts
+            docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path)
+            for m in spec.mounts
         ],
         uploads=[
             docker.ContainerUploadArgs(

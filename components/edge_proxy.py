@@ -17,6 +17,7 @@ from . import docker_container
 class EdgeProxyArgs:
     spec: EdgeSpec
     docker_host: str
+    image: pulumi.Input[str]
     # tenant network name → the Network output, so the proxy attaches after each network exists
     tenant_networks: Mapping[str, pulumi.Input[str]]
 
@@ -40,8 +41,10 @@ class EdgeProxy(pulumi.ComponentResource):
         proxy = docker_container.container(
             f"{name}-proxy",
             spec.container,
+            image=args.image,
             secrets={},
             networks=[attached[n] for n in spec.container.networks],
+            volumes={},
             opts=child,
         )
         docker_container.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)

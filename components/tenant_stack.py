@@ -18,6 +18,7 @@ class TenantStackArgs:
     spec: TenantDockerSpec
     rotation: int
     docker_host: str
+    image: pulumi.Input[str]
     provider_key: pulumi.Input[str] | None = None
 
 
@@ -41,7 +42,7 @@ class TenantStack(pulumi.ComponentResource):
             f"{tid}-token", length=48, special=False, keepers={"rotation": str(args.rotation)}, opts=child
         )
         # Data is never deleted by editing tenants.yaml; purging a volume is a separate, explicit act.
-        docker.Volume(
+        volume = docker.Volume(
             f"{tid}-state",
             name=spec.volume.name,
             labels=docker_container.labels(docker.VolumeLabelArgs, spec.volume.labels),
@@ -62,7 +63,13 @@ class TenantStack(pulumi.ComponentResource):
             if args.provider_key is not None:
                 secrets["provider_key"] = args.provider_key
             gateway = docker_container.container(
-                f"{tid}-gateway", spec.container, secrets=secrets, networks=[network.name], opts=child
+                f"{tid}-gateway",
+                spec.container,
+                image=args.image,
+                secrets=secrets,
+                networks=[network.name],
+                volumes={spec.volume.name: volume.name},
+                opts=child,
             )
             docker_container.pids_limit(f"{tid}-pids-limit", spec.container, gateway, args.docker_host, child)
 

@@ -282,6 +282,13 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
     return EdgeSpec(target=target_name, network=network, container=container, routes=routes)
 
 
+def target_images(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> tuple[str, ...]:
+    """Every image a Docker target runs: its edge proxy's and its active tenants' channels."""
+    versions = {fleet.version_of(t) for t in tenants if t.target == target_name and t.state == "active"}
+    gateways = (openclaw.image(fleet.images.openclaw, v) for v in sorted(versions))
+    return (fleet.images.proxy, *gateways)
+
+
 def fleet_specs(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, Any]:
     """Everything the Docker targets of a set of tenants get, keyed for rendering."""
     docker_targets = sorted({t.target for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)})

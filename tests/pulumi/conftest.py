@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import pytest
+
+from .harness import ROOT, ProgramRun, run_program
+
+
+@pytest.fixture(scope="module")
+def example() -> ProgramRun:
+    """The example fleet with a fleet-wide Kimi key and a per-tenant key for globex."""
+    return run_program(
+        ROOT / "tenants.yaml",
+        secrets={"kimiApiKey": "kimi-fleet-key-value", "apiKey-globex": "globex-own-minimax-key"},
+    )

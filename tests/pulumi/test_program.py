@@ -1,0 +1,220 @@
+"""The real program under Pulumi's mock runtime: what it asks the engine for, per tenant and state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from .harness import ROOT, ProgramRun, run_program
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+COMMAND = "command:local:Command"
+TENANT_STACK = "openclaw:index:TenantStack"
+
+
+def children(run: ProgramRun, tenant_id: str) -> dict[str, str]:
+    stack = run.named(tenant_id)
+    assert stack.type == TENANT_STACK
+    return {r.name: r.type for r in run.resources if r.parent == stack.urn}
+
+
+def test_active_tenant_gets_network_volume_token_container_and_pids_limit(example: ProgramRun) -> None:
+    assert children(example, "acme") == {
+        "acme-token": PASSWORD,
+        "acme-state": VOLUME,
+        "acme-network": NETWORK,
+        "acme-gateway": CONTAINER,
+        "acme-pids-limit": COMMAND,
+    }
+
+
+def test_suspended_tenant_keeps_network_volume_and_token_but_runs_nothing(example: ProgramRun) -> None:
+    assert children(example, "umbrella") == {
+        "umbrella-token": PASSWORD,
+        "umbrella-state": VOLUME,
+        "umbrella-network": NETWORK,
+    }
+
+
+def test_offboarded_tenant_keeps_only_its_data_and_token(tmp_path: Path) -> None:
+    fleet = (ROOT / "tenants.yaml").read_text().replace("state: suspended", "state: offboarded")
+    (tmp_path / "tenants.yaml").write_text(fleet)
+    run = run_program(tmp_path / "tenants.yaml")
+    assert children(run, "umbrella") == {"umbrella-token": PASSWORD, "umbrella-state": VOLUME}
+    assert run.named("umbrella-state").retain_on_delete
+
+
+def test_gateway_container_is_hardened(example: ProgramRun) -> None:
+    c = example.named("acme-gateway").inputs
+    assert c["name"] == "openclaw-acme"
+    assert c["image"] == "ghcr.io/openclaw/openclaw:2026.9.6"
+    assert c["capabilities"] == {"drops": ["ALL"]}
+    assert c["securityOpts"] == ["no-new-privileges:true"]
+    assert c["readOnly"] is True
+    assert c["init"] is True
+    assert c["user"] == "1000:1000"
+    assert c["restart"] == "unless-stopped"
+    assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
+    assert c["cpus"] == "1"
+    assert c["memory"] == 2048
+    assert c["memorySwap"] == 2048
+    assert c["logDriver"] == "json-file"
+    assert c["logOpts"] == {"max-size": "10m", "max-file": "3"}
+    assert c["healthcheck"]["tests"][:2] == ["CMD", "node"]
+    assert "/healthz" in c["healthcheck"]["tests"][3]
+    assert c["command"] == ["node", "dist/index.js", "gateway", "--bind", "lan", "--port", "18789"]
+    assert c.get("ports", []) == []
+    assert c.get("privileged") in (None, False)
+    assert c.get("networkMode") is None
+    assert c["networksAdvanced"] == [{"name": "tenant-acme"}]
+    assert c["volumes"] == [{"volumeName": "openclaw-acme-state", "containerPath": "/home/node/.openclaw"}]
+    labels = {item["label"]: item["value"] for item in c["labels"]}
+    assert labels["app.kubernetes.io/managed-by"] == "openclaw-tenants"
+    assert labels["openclaw.io/tenant"] == "acme"
+    assert labels["openclaw.io/plan"] == "basic"
+
+
+def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> None:
+    globex = example.named("globex-gateway").inputs
+    assert globex["cpus"] == "2"
+    assert globex["memory"] == 6 * 1024  # pro plan, memory overridden to 6 GiB
+    assert "NODE_OPTIONS=--max-old-space-size=4608" in globex["envs"]
+    initech = example.named("initech-gateway").inputs
+    assert initech["cpus"] == "4"
+    assert initech["memory"] == 8 * 1024
+    assert example.named("initech-pids-limit").inputs["create"] == (
+        "docker update --pids-limit 2048 openclaw-initech"
+    )
+
+
+def test_gateway_config_is_read_only_local_token_auth_with_tenant_origin(example: ProgramRun) -> None:
+    (upload,) = example.named("acme-gateway").inputs["uploads"]
+    assert upload["file"] == "/home/node/.openclaw/openclaw.json"
+    assert (upload["owner"], upload["group"], upload["permissions"]) == ("1000", "1000", "0444")
+    gateway = json.loads(upload["content"])["gateway"]
+    assert gateway["mode"] == "local"
+    assert gateway["auth"] == {"mode": "token"}
+    assert gateway["controlUi"]["allowedOrigins"] == ["http://acme.localhost:8080"]
+    assert gateway["trustedProxies"] == ["172.16.0.0/12", "192.168.0.0/16"]
+    assert "OPENCLAW_CONFIG_READONLY=1" in example.named("acme-gateway").inputs["envs"]
+
+
+def test_volumes_are_retained_and_nothing_else_is(example: ProgramRun) -> None:
+    retained = {r.name for r in example.resources if r.retain_on_delete}
+    assert retained == {f"{t}-state" for t in ("acme", "globex", "initech", "umbrella")}
+
+
+def test_named_containers_are_deleted_before_replacement(example: ProgramRun) -> None:
+    for container in example.of_type(CONTAINER):
+        assert container.delete_before_replace, container.name
+
+
+def test_tokens_and_provider_keys_are_secret(example: ProgramRun) -> None:
+    for container in example.of_type(CONTAINER):
+        if container.name.endswith("-gateway"):
+            assert container.secret_inputs == {"envs"}, container.name
+    assert "tenantTokens" in example.secret_exports
+    assert "tenants" not in example.secret_exports
+    assert set(example.exports["tenantTokens"]) == {"acme", "globex", "initech", "umbrella"}
+    assert "generated-token" not in json.dumps(example.exports["tenants"])
+
+
+def test_each_tenant_gets_only_its_own_providers_key(example: ProgramRun) -> None:
+    acme = example.named("acme-gateway").inputs["envs"]
+    assert "MOONSHOT_API_KEY=kimi-fleet-key-value" in acme
+    assert not any(e.startswith(("MINIMAX_API_KEY", "ANTHROPIC_API_KEY")) for e in acme)
+    globex = example.named("globex-gateway").inputs["envs"]
+    assert "MINIMAX_API_KEY=globex-own-minimax-key" in globex
+    assert not any(e.startswith("MOONSHOT_API_KEY") for e in globex)
+    # No anthropic key configured: the variable is left out rather than set empty.
+    initech = example.named("initech-gateway").inputs["envs"]
+    assert not any(e.startswith("ANTHROPIC_API_KEY") for e in initech)
+    assert any(e.startswith("OPENCLAW_GATEWAY_TOKEN=") for e in initech)
+
+
+def test_rotation_is_the_token_keeper(tmp_path: Path) -> None:
+    fleet = (ROOT / "tenants.yaml").read_text().replace("  - id: acme\n", "  - id: acme\n    rotation: 3\n")
+    (tmp_path / "tenants.yaml").write_text(fleet)
+    run = run_program(tmp_path / "tenants.yaml")
+    assert run.named("acme-token").inputs["keepers"] == {"rotation": "3"}
+    assert run.named("acme-token").inputs["length"] == 48
+
+
+def test_edge_proxy_routes_active_tenants_on_loopback_only(example: ProgramRun) -> None:
+    proxy = example.named("edge-local-proxy").inputs
+    assert proxy["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
+    assert [n["name"] for n in proxy["networksAdvanced"]] == [
+        "openclaw-edge",
+        "tenant-acme",
+        "tenant-globex",
+        "tenant-initech",
+    ]
+    conf = proxy["uploads"][0]["content"]
+    assert "server_name acme.localhost;" in conf
+    assert "umbrella" not in conf
+    assert proxy["user"] == "65534:65534"
+    assert proxy["capabilities"] == {"drops": ["ALL"]}
+
+
+def test_stack_config_overrides_domain_and_edge(tmp_path: Path) -> None:
+    run = run_program(
+        ROOT / "tenants.yaml",
+        config={"domain": "tenants.example.com", "edgeAddress": "10.0.0.5", "edgePort": "80"},
+    )
+    assert run.exports["tenants"]["acme"]["endpoint"] == "http://acme.tenants.example.com"
+    assert run.named("edge-local-proxy").inputs["ports"][0] == {
+        "internal": 8080,
+        "external": 80,
+        "ip": "10.0.0.5",
+    }
+
+
+def test_shard_config_deploys_only_that_shard(tmp_path: Path) -> None:
+    fleet = (ROOT / "tenants.yaml").read_text().replace("  - id: globex\n", "  - id: globex\n    shard: s2\n")
+    (tmp_path / "tenants.yaml").write_text(fleet)
+    run = run_program(tmp_path / "tenants.yaml", config={"shard": "s2"})
+    assert set(run.exports["tenants"]) == {"globex"}
+    assert {r.name for r in run.of_type(TENANT_STACK)} == {"globex"}
+
+
+def test_invalid_fleet_fails_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
+    bad = (
+        (ROOT / "tenants.yaml")
+        .read_text()
+        .replace("plan: pro", "plan: gold")
+        .replace("id: initech", "id: API")
+    )
+    (tmp_path / "tenants.yaml").write_text(bad)
+    with pytest.raises(pulumi.RunError) as info:
+        run_program(tmp_path / "tenants.yaml")
+    text = str(info.value)
+    assert "2 problems found" in text
+    assert "tenants[1].plan: unknown plan 'gold'" in text
+    assert "tenants[2].id:" in text
+
+
+def test_urn_set_of_example_fleet_is_pinned(example: ProgramRun) -> None:
+    """Logical names are a contract: a rename replaces live resources and needs an alias."""
+    pinned = set((Path(__file__).parent / "example_urns.txt").read_text().split())
+    assert example.urns() == pinned
+
+
+def test_every_docker_resource_uses_its_targets_explicit_provider(example: ProgramRun) -> None:
+    docker_resources = [r for r in example.resources if r.type.startswith("docker:index/")]
+    assert len(docker_resources) == 15
+    for resource in docker_resources:
+        assert resource.provider.startswith(example.named("local-docker").urn), resource.name
+
+
+def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> None:
+    images = sorted(r.inputs["name"] for r in example.of_type("docker:index/remoteImage:RemoteImage"))
+    assert images == ["docker.io/library/nginx:1.27.5", "ghcr.io/openclaw/openclaw:2026.9.6"]
+    for container in example.of_type(CONTAINER):
+        assert container.inputs["image"] in images
+        assert not container.inputs["image"].endswith(":latest")
