@@ -377,10 +377,12 @@ def _check_capacity(
     cpus: dict[str, float] = defaultdict(float)
     memory: dict[str, float] = defaultdict(float)
     networks: dict[str, int] = defaultdict(int)
+    shards: dict[str, set[str]] = defaultdict(set)
     for _, tenant in tenants:
         plan = plans.get(tenant.plan)
         if plan is None or tenant.target not in targets:
             continue
+        shards[tenant.target].add(tenant.shard)
         if tenant.live:
             networks[tenant.target] += 1
         if tenant.state == "active":
@@ -390,6 +392,12 @@ def _check_capacity(
     for name, target in targets.items():
         if not isinstance(target, DockerTarget):
             continue
+        if len(shards[name]) > 1:
+            out.add(
+                ("targets", name),
+                f"target {name!r} has tenants in shards {', '.join(sorted(shards[name]))}; a Docker "
+                "target serves one shard (its one edge proxy belongs to one stack)",
+            )
         cap, ratio, path = target.capacity, target.overcommit, ("targets", name, "capacity")
         if cpus[name] > cap.cpus * ratio.cpu:
             out.add(

@@ -176,11 +176,20 @@ def test_stack_config_overrides_domain_and_edge(tmp_path: Path) -> None:
 
 
 def test_shard_config_deploys_only_that_shard(tmp_path: Path) -> None:
-    fleet = (ROOT / "tenants.yaml").read_text().replace("  - id: globex\n", "  - id: globex\n    shard: s2\n")
+    fleet = (ROOT / "tenants.yaml").read_text()
+    fleet = fleet.replace("  - id: globex\n", "  - id: globex\n    shard: s2\n    target: host2\n")
+    fleet = fleet.replace(
+        "tenants:\n",
+        "  host2:\n    type: docker\n    host: ssh://ops@host2\n"
+        "    capacity: {cpus: 8, memory_gib: 16, networks: 30}\n\ntenants:\n",
+    )
     (tmp_path / "tenants.yaml").write_text(fleet)
     run = run_program(tmp_path / "tenants.yaml", config={"shard": "s2"})
     assert set(run.exports["tenants"]) == {"globex"}
     assert {r.name for r in run.of_type(TENANT_STACK)} == {"globex"}
+    # Only the shard's target is touched: one provider, one edge proxy, both for host2.
+    assert [r.inputs["host"] for r in run.of_type("pulumi:providers:docker")] == ["ssh://ops@host2"]
+    assert [r.name for r in run.of_type("openclaw:index:EdgeProxy")] == ["edge-host2"]
 
 
 def test_invalid_fleet_fails_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
