@@ -17,7 +17,6 @@ from .edge_config import Route, render_edge_config
 from .model import DockerTarget, Fleet, Tenant
 
 MANAGED_BY = "openclaw-tenants"
-EDGE_NAME = "openclaw-edge"
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
 EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
 NOBODY = "65534:65534"
@@ -146,6 +145,10 @@ def volume_name(tenant_id: str) -> str:
     return f"openclaw-{tenant_id}-state"
 
 
+def edge_name(target_name: str) -> str:
+    return f"openclaw-edge-{target_name}"
+
+
 def docker_target(fleet: Fleet, tenant: Tenant) -> DockerTarget:
     target = fleet.targets[tenant.target]
     if not isinstance(target, DockerTarget):
@@ -247,10 +250,15 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         raise TypeError(f"target {target_name!r} is not a Docker host")
     active = tuple(t for t in tenants if t.target == target_name and t.state == "active")
     routes = tuple(route_spec(fleet, t) for t in sorted(active, key=lambda t: t.id))
-    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, "openclaw.io/component": "edge"}
-    network = NetworkSpec(EDGE_NAME, internal=False, labels=labels)
+    labels = {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "openclaw.io/component": "edge",
+        "openclaw.io/target": target_name,
+    }
+    name = edge_name(target_name)
+    network = NetworkSpec(name, internal=False, labels=labels)
     container = ContainerSpec(
-        name=EDGE_NAME,
+        name=name,
         image=fleet.images.proxy,
         command=("-e", "stderr", "-g", "daemon off;"),
         entrypoint=("nginx",),
@@ -264,7 +272,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         # nginx.conf arrives as an upload, which Docker refuses on a read-only root.
         read_only=False,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
-        networks=(EDGE_NAME, *(network_name(r.tenant_id) for r in routes)),
+        networks=(name, *(network_name(r.tenant_id) for r in routes)),
         mounts=(),
         uploads=(
             Upload(

@@ -19,7 +19,7 @@ def format_path(path: Path) -> str:
     return out or "(document)"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with a fleet file; ``line`` is 1-based, 0 when unknown."""
 
@@ -37,7 +37,9 @@ class FleetError(Exception):
 
     def __init__(self, source: str, problems: Iterable[Problem]) -> None:
         self.source = source
-        self.problems: Sequence[Problem] = tuple(sorted(set(problems)))
+        self.problems: Sequence[Problem] = tuple(
+            sorted(set(problems), key=lambda p: (p.line, format_path(p.path), p.message))
+        )
         super().__init__(self.render())
 
     def render(self) -> str:

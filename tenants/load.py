@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -33,9 +34,10 @@ from .secrets_scan import find_credentials
 TOP_KEYS = ("version", "domain", "images", "channels", "defaults", "plans", "targets", "tenants")
 DEFAULTED = ("plan", "target", "model_provider", "channel", "shard")
 
+LIMIT_FIELDS = ("cpus", "memory_gib", "storage_gib")
+TARGET_TYPES = {"docker": DockerTarget}
+
 _TENANT = TypeAdapter(Tenant)
-_TARGET: TypeAdapter[Target] = TypeAdapter(Target)
-_TARGET_TAGS = ("docker",)
 
 
 class _Lines:
@@ -82,11 +84,9 @@ class _Collector:
     def add(self, path: Path, message: str) -> None:
         self.problems.append(Problem(self.lines(path), path, message))
 
-    def pydantic(self, prefix: Path, error: ValidationError, strip_tag: bool = False) -> None:
+    def pydantic(self, prefix: Path, error: ValidationError) -> None:
         for item in error.errors(include_url=False):
-            loc: tuple[str | int, ...] = tuple(item["loc"])
-            if strip_tag and loc and loc[0] in _TARGET_TAGS:
-                loc = loc[1:]
+            loc = tuple(part for part in item["loc"] if part != "[key]")
             self.add((*prefix, *loc), _message(item))
 
 
@@ -99,13 +99,10 @@ def _message(item: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind.endswith("_type") or kind in ("literal_error", "union_tag_invalid", "enum"):
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            return f"{msg}; got {value!r}"
-        return f"{msg}; got a {_kind_name(value)}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{msg}; got {value!r}"
-    return msg
+    if isinstance(value, (dict, list)):
+        return f"{msg}; got a {_kind_name(value)}" if kind.endswith("_type") else msg
+    # Our own validators name the value already; pydantic's built-in checks do not.
+    return msg if kind == "value_error" else f"{msg}; got {value!r}"
 
 
 def _kind_name(value: Any) -> str:
@@ -132,8 +129,13 @@ def _parse(text: str, source: str) -> Any:
         return YAML(typ="safe").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        # A construct left open is reported at the end of the file; its start is the useful line.
+        if exc.context_mark is not None and "end of stream" in str(exc.problem):
+            mark = exc.context_mark
         line = mark.line + 1 if mark is not None else 0
         problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        if exc.context and mark is exc.context_mark:
+            problem = f"{' '.join(str(exc.context).split())}: {problem}"
         raise FleetError(source, [Problem(line, (), f"YAML syntax error: {problem}")]) from None
     except Exception as exc:  # any other parser failure is still the file's fault
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
@@ -147,7 +149,15 @@ def parse_fleet(text: str, source: str = "tenants.yaml") -> Fleet:
             source, [Problem(0, (), "file is empty; a fleet needs version: 1, domain, targets and tenants")]
         )
     data = _parse(text, source)
+    if data is None:
+        raise FleetError(
+            source, [Problem(0, (), "file is empty; a fleet needs version: 1, domain, targets and tenants")]
+        )
     out = _Collector(_Lines(text))
+    alias_problem = _alias_problem(data)
+    if alias_problem:
+        out.add((), alias_problem)
+        raise FleetError(source, out.problems)
     if not isinstance(data, dict):
         out.add((), f"the top level must be a mapping of {', '.join(TOP_KEYS)}; got a {_kind_name(data)}")
         raise FleetError(source, out.problems)
@@ -157,6 +167,36 @@ def parse_fleet(text: str, source: str = "tenants.yaml") -> Fleet:
     if out.problems or fleet is None:
         raise FleetError(source, out.problems)
     return fleet
+
+
+MAX_VALUES = 1_000_000
+
+
+def _alias_problem(data: Any) -> str | None:
+    """YAML aliases may share or nest nodes; refuse cycles and documents that expand enormously."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in open_nodes:
+            raise RecursionError
+        if key not in sizes:
+            open_nodes.add(key)
+            children = node.values() if isinstance(node, dict) else node
+            sizes[key] = 1 + sum(size(child) for child in children)
+            open_nodes.discard(key)
+        return sizes[key]
+
+    try:
+        total = size(data)
+    except RecursionError:
+        return "a YAML alias refers to itself (recursive structure); tenants.yaml must be a tree"
+    if total > MAX_VALUES:
+        return f"YAML aliases expand this document to {total:,} values (more than {MAX_VALUES:,})"
+    return None
 
 
 def load_fleet(path: str | FsPath) -> Fleet:
@@ -186,34 +226,34 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     version = data.get("version")
     if "version" not in data:
         out.add(("version",), "required key is missing; this tool reads version: 1")
-    elif version != 1 or isinstance(version, bool):
+    elif type(version) is not int or version != 1:
         out.add(("version",), f"unsupported version {version!r}; this tool reads version: 1")
 
     domain: Any = data.get("domain")
     if "domain" not in data:
         out.add(("domain",), "required key is missing; the tenants' base DNS name, like tenants.example.com")
-
-    images = _model(Images, _section(data, "images", dict, out, {}), ("images",), out)
-    defaults = _model(Defaults, _section(data, "defaults", dict, out, {}), ("defaults",), out)
-    channels = _channels(_section(data, "channels", dict, out, {}), out)
-    plans = _plans(_section(data, "plans", dict, out, {}), out)
-    targets = _targets(_section(data, "targets", dict, out, {}), out, "targets" in data)
-    raw_tenants = _section(data, "tenants", list, out, [])
-
-    tenants = _tenants(raw_tenants, defaults or Defaults(), out)
-    if defaults is not None:
-        _check_defaults(defaults, plans, targets, channels, out)
-    _check_references(tenants, plans, targets, channels, out)
-    _check_capacity(tenants, plans, targets, out)
-
-    if isinstance(domain, str):
+    elif not isinstance(domain, str):
+        out.add(("domain",), f"must be a DNS name like tenants.example.com; got {domain!r}")
+    else:
         try:
             check_domain(domain)
         except ValueError as exc:
             out.add(("domain",), str(exc))
-    elif "domain" in data:
-        out.add(("domain",), f"must be a DNS name like tenants.example.com; got {domain!r}")
-    if out.problems or images is None or defaults is None:
+
+    images = _model(Images, _section(data, "images", dict, out, {}), ("images",), out)
+    defaults, broken_defaults = _defaults(_section(data, "defaults", dict, out, {}), out)
+    channels = _channels(_section(data, "channels", dict, out, {}), out)
+    plans, broken_plans = _plans(_section(data, "plans", dict, out, {}), out)
+    targets = _targets(data, out)
+    raw_tenants = _section(data, "tenants", list, out, [])
+
+    tenants = _tenants(raw_tenants, defaults, broken_defaults, out)
+    known = _Known(plans, broken_plans, targets, channels)
+    _check_defaults(defaults, known, out)
+    _check_references(tenants, known, out)
+    _check_capacity(tenants, plans, targets, out)
+
+    if out.problems or images is None:
         return None
     return Fleet.model_construct(
         version=1,
@@ -223,8 +263,19 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
         defaults=defaults,
         plans=plans,
         targets=targets,
-        tenants=tuple(t for _, t in tenants),
+        tenants=tuple(t.tenant for t in tenants),
     )
+
+
+def _defaults(raw: dict[str, Any], out: _Collector) -> tuple[Defaults, set[str]]:
+    """The valid part of `defaults`, and the keys that are broken (already reported)."""
+    try:
+        return Defaults.model_validate(raw), set()
+    except ValidationError as exc:
+        out.pydantic(("defaults",), exc)
+        broken = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        usable = {k: v for k, v in raw.items() if k not in broken}
+        return Defaults.model_validate(usable), broken
 
 
 def _model(kind: Any, raw: dict[str, Any], path: Path, out: _Collector) -> Any:
@@ -258,55 +309,91 @@ def _channels(raw: dict[str, Any], out: _Collector) -> dict[str, str]:
     return merged
 
 
-def _plans(raw: dict[str, Any], out: _Collector) -> dict[str, Plan]:
+def _plans(raw: dict[str, Any], out: _Collector) -> tuple[dict[str, Plan], set[str]]:
+    """Valid plans, and the names of declared plans that are broken (already reported)."""
     plans: dict[str, Plan] = {}
+    broken: set[str] = set()
     for name, body in {**BUILTIN_PLANS, **raw}.items():
         path: Path = ("plans", str(name))
         if not _check_name(name, path, "plan", out):
             continue
+        broken.add(name)
         if name in raw and not isinstance(raw[name], dict):
             out.add(path, f"must be a mapping of plan fields; got a {_kind_name(raw[name])}")
             continue
         merged = _merge(BUILTIN_PLANS[name], raw.get(name, {})) if name in BUILTIN_PLANS else body
         try:
-            plans[name] = Plan.model_validate(merged)
+            plan = Plan.model_validate(merged)
         except ValidationError as exc:
             out.pydantic(path, exc)
-    return plans
+            continue
+        above = [f for f in LIMIT_FIELDS if getattr(plan, f) > getattr(plan.max, f)]
+        for field in above:
+            base, top = getattr(plan, field), getattr(plan.max, field)
+            out.add((*path, field), f"{field} {base} is above this plan's max.{field} {top}")
+        if not above:
+            plans[name] = plan
+            broken.discard(name)
+    return plans, broken
 
 
-def _targets(raw: dict[str, Any], out: _Collector, present: bool) -> dict[str, Target]:
+def _targets(data: dict[str, Any], out: _Collector) -> dict[str, Target]:
+    raw = data.get("targets")
+    if raw is not None and not isinstance(raw, dict):
+        out.add(("targets",), f"must be a mapping; got a {_kind_name(raw)}")
+        return {}
     if not raw:
         out.add(("targets",), "at least one target is required, e.g. local: {type: docker, capacity: ...}")
+        return {}
     targets: dict[str, Target] = {}
     for name, body in raw.items():
         path: Path = ("targets", str(name))
         if not _check_name(name, path, "target", out):
             continue
+        if isinstance(body, dict) and body.get("type") not in TARGET_TYPES:
+            if "type" not in body:
+                out.add((*path, "type"), f"required key is missing; one of: {', '.join(TARGET_TYPES)}")
+            else:
+                kinds = ", ".join(repr(k) for k in TARGET_TYPES)
+                out.add((*path, "type"), f"unknown target type {body['type']!r}; expected one of {kinds}")
+            continue
         try:
-            targets[name] = _TARGET.validate_python(body)
+            targets[name] = TARGET_TYPES["docker"].model_validate(body)
         except ValidationError as exc:
-            out.pydantic(path, exc, strip_tag=True)
+            out.pydantic(path, exc)
     return targets
 
 
-def _tenants(raw: list[Any], defaults: Defaults, out: _Collector) -> list[tuple[int, Tenant]]:
-    tenants: list[tuple[int, Tenant]] = []
+@dataclass(frozen=True)
+class _Loaded:
+    index: int
+    tenant: Tenant
+    inherited: frozenset[str]
+
+    @property
+    def path(self) -> Path:
+        return ("tenants", self.index)
+
+
+def _tenants(raw: list[Any], defaults: Defaults, broken: set[str], out: _Collector) -> list[_Loaded]:
+    tenants: list[_Loaded] = []
     for index, item in enumerate(raw):
         path: Path = ("tenants", index)
         if not isinstance(item, dict):
             out.add(path, f"each tenant must be a mapping with at least an id; got a {_kind_name(item)}")
             continue
         filled = dict(item)
+        inherited = set()
         for key in DEFAULTED:
             default = getattr(defaults, key)
             if key not in filled and default is not None:
                 filled[key] = default
+                inherited.add(key)
         for key in ("target", "model_provider"):
-            if key not in filled:
+            if key not in filled and key not in broken:
                 out.add((*path, key), f"required key is missing and defaults.{key} is not set")
         try:
-            tenants.append((index, _TENANT.validate_python(filled)))
+            tenants.append(_Loaded(index, _TENANT.validate_python(filled), frozenset(inherited)))
         except ValidationError as exc:
             errors = [e for e in exc.errors() if not (e["type"] == "missing" and e["loc"][0] in DEFAULTED)]
             if errors:
@@ -314,52 +401,57 @@ def _tenants(raw: list[Any], defaults: Defaults, out: _Collector) -> list[tuple[
     return tenants
 
 
-def _check_defaults(
-    defaults: Defaults,
-    plans: Mapping[str, Plan],
-    targets: Mapping[str, Target],
-    channels: Mapping[str, str],
-    out: _Collector,
-) -> None:
-    if defaults.plan not in plans:
-        out.add(("defaults", "plan"), f"unknown plan {defaults.plan!r}; known: {_known(plans)}")
-    if defaults.target is not None and targets and defaults.target not in targets:
-        out.add(("defaults", "target"), f"unknown target {defaults.target!r}; known: {_known(targets)}")
-    if defaults.channel not in channels:
-        out.add(("defaults", "channel"), f"unknown channel {defaults.channel!r}; known: {_known(channels)}")
+@dataclass(frozen=True)
+class _Known:
+    plans: Mapping[str, Plan]
+    broken_plans: set[str]
+    targets: Mapping[str, Target]
+    channels: Mapping[str, str]
+
+    def unknown(self, kind: str, name: str) -> str | None:
+        """A message when `name` is not declared; None when fine or already reported as broken."""
+        names: Iterable[str] = {
+            "plan": [*self.plans, *self.broken_plans],
+            "target": self.targets,
+            "channel": self.channels,
+        }[kind]
+        if name in names or (kind == "target" and not self.targets):
+            return None
+        return f"unknown {kind} {name!r}; known: {_known(names)}"
+
+
+def _check_defaults(defaults: Defaults, known: _Known, out: _Collector) -> None:
+    for kind in ("plan", "target", "channel"):
+        name = getattr(defaults, kind)
+        message = known.unknown(kind, name) if name is not None else None
+        if message:
+            out.add(("defaults", kind), message)
 
 
 def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "(none)"
 
 
-def _check_references(
-    tenants: list[tuple[int, Tenant]],
-    plans: Mapping[str, Plan],
-    targets: Mapping[str, Target],
-    channels: Mapping[str, str],
-    out: _Collector,
-) -> None:
+def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) -> None:
     first: dict[str, int] = {}
-    for index, tenant in tenants:
-        path: Path = ("tenants", index)
+    for loaded in tenants:
+        tenant, path = loaded.tenant, loaded.path
         if tenant.id in first:
             out.add(
                 (*path, "id"),
                 f"duplicate tenant id {tenant.id!r}; first declared at tenants[{first[tenant.id]}]",
             )
         else:
-            first[tenant.id] = index
-        if tenant.plan not in plans:
-            out.add((*path, "plan"), f"unknown plan {tenant.plan!r}; known: {_known(plans)}")
-        if targets and tenant.target not in targets:
-            out.add((*path, "target"), f"unknown target {tenant.target!r}; known: {_known(targets)}")
-        if tenant.channel not in channels:
-            out.add((*path, "channel"), f"unknown channel {tenant.channel!r}; known: {_known(channels)}")
-        plan = plans.get(tenant.plan)
+            first[tenant.id] = loaded.index
+        for kind in ("plan", "target", "channel"):
+            # A value inherited from `defaults` is reported once, there.
+            message = None if kind in loaded.inherited else known.unknown(kind, getattr(tenant, kind))
+            if message:
+                out.add((*path, kind), message)
+        plan = known.plans.get(tenant.plan)
         if plan is None:
             continue
-        for field in ("cpus", "memory_gib", "storage_gib"):
+        for field in LIMIT_FIELDS:
             value, top = getattr(tenant.overrides, field), getattr(plan.max, field)
             if value is not None and value > top:
                 out.add(
@@ -369,7 +461,7 @@ def _check_references(
 
 
 def _check_capacity(
-    tenants: list[tuple[int, Tenant]],
+    tenants: list[_Loaded],
     plans: Mapping[str, Plan],
     targets: Mapping[str, Target],
     out: _Collector,
@@ -378,7 +470,7 @@ def _check_capacity(
     memory: dict[str, float] = defaultdict(float)
     networks: dict[str, int] = defaultdict(int)
     shards: dict[str, set[str]] = defaultdict(set)
-    for _, tenant in tenants:
+    for tenant in (t.tenant for t in tenants):
         plan = plans.get(tenant.plan)
         if plan is None or tenant.target not in targets:
             continue

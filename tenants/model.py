@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -66,13 +66,30 @@ def check_channel(name: str, version: str) -> None:
         )
 
 
+def check_label_key(key: str) -> str:
+    if not LABEL_KEY.match(key):
+        raise ValueError(f"label key {key!r} is not a valid label key ([prefix/]name, at most 63 characters)")
+    if key.startswith(("openclaw.io/", "app.kubernetes.io/")):
+        raise ValueError(f"label key {key!r} uses a reserved prefix (openclaw.io/, app.kubernetes.io/)")
+    return key
+
+
+def check_label_value(value: str) -> str:
+    if not LABEL_VALUE.match(value):
+        raise ValueError(f"label value {value!r} is not valid: at most 63 of A-Z a-z 0-9 . _ -")
+    return value
+
+
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Cpus = Annotated[float, Field(gt=0, le=256, allow_inf_nan=False)]
-MemoryGiB = Annotated[float, Field(ge=1, le=1024, allow_inf_nan=False)]
-StorageGiB = Annotated[int, Field(ge=1, le=65536)]
+# Numbers are strict: YAML `true` or "3" is a mistake, not a 1 or a 3.
+Cpus = Annotated[float, Field(strict=True, gt=0, le=256, allow_inf_nan=False)]
+MemoryGiB = Annotated[float, Field(strict=True, ge=1, le=1024, allow_inf_nan=False)]
+StorageGiB = Annotated[int, Field(strict=True, ge=1, le=65536)]
+LabelKey = Annotated[str, Field(strict=True), AfterValidator(check_label_key)]
+LabelValue = Annotated[str, Field(strict=True), AfterValidator(check_label_value)]
 
 
 class Limits(Frozen):
@@ -90,26 +107,18 @@ class Plan(Frozen):
     memory_gib: MemoryGiB
     storage_gib: StorageGiB
     max: Limits
-    pids_limit: Annotated[int, Field(ge=64, le=65536)]
-    rate_limit_rps: Annotated[int, Field(ge=1, le=100_000)]
-    burst: Annotated[int, Field(ge=0, le=100_000)]
+    pids_limit: Annotated[int, Field(strict=True, ge=64, le=65536)]
+    rate_limit_rps: Annotated[int, Field(strict=True, ge=1, le=100_000)]
+    burst: Annotated[int, Field(strict=True, ge=0, le=100_000)]
     monthly_price: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
-
-    @model_validator(mode="after")
-    def _base_within_max(self) -> Plan:
-        for field in ("cpus", "memory_gib", "storage_gib"):
-            base, top = getattr(self, field), getattr(self.max, field)
-            if base > top:
-                raise ValueError(f"{field} {base} is above this plan's max.{field} {top}")
-        return self
 
 
 class Capacity(Frozen):
     """What a Docker host can give its tenants."""
 
     cpus: Cpus
-    memory_gib: Annotated[float, Field(gt=0, le=65536, allow_inf_nan=False)]
-    networks: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
+    memory_gib: Annotated[float, Field(strict=True, gt=0, le=65536, allow_inf_nan=False)]
+    networks: Annotated[int, Field(strict=True, ge=2, le=1_000_000)] = Field(
         description="user networks the daemon's address pools allow (~30 with Docker's defaults)"
     )
 
@@ -117,15 +126,15 @@ class Capacity(Frozen):
 class Overcommit(Frozen):
     """How far the sum of tenant limits may exceed capacity (1.0 = not at all)."""
 
-    cpu: Annotated[float, Field(ge=1, le=16, allow_inf_nan=False)] = 1.0
-    memory: Annotated[float, Field(ge=1, le=4, allow_inf_nan=False)] = 1.0
+    cpu: Annotated[float, Field(strict=True, ge=1, le=16, allow_inf_nan=False)] = 1.0
+    memory: Annotated[float, Field(strict=True, ge=1, le=4, allow_inf_nan=False)] = 1.0
 
 
 class Edge(Frozen):
     """Where a target's edge proxy listens on its host."""
 
     address: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 8080
 
     @field_validator("address")
     @classmethod
@@ -149,7 +158,7 @@ class DockerTarget(Frozen):
     @classmethod
     def _host(cls, value: str) -> str:
         if not re.match(r"^(unix|tcp|ssh)://\S+$", value):
-            raise ValueError("must be unix://PATH, tcp://HOST:PORT or ssh://USER@HOST")
+            raise ValueError(f"must be unix://PATH, tcp://HOST:PORT or ssh://USER@HOST, not {value!r}")
         return value
 
     @field_validator("address_pools")
@@ -175,7 +184,9 @@ class Images(Frozen):
     @classmethod
     def _repository(cls, value: str) -> str:
         if not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", value):
-            raise ValueError("must be an image repository without a tag, like ghcr.io/openclaw/openclaw")
+            raise ValueError(
+                f"must be an image repository without a tag, like ghcr.io/openclaw/openclaw, not {value!r}"
+            )
         return value
 
     @field_validator("proxy")
@@ -185,7 +196,7 @@ class Images(Frozen):
         if "@sha256:" in value:
             return value
         if not name or "/" in tag or tag in ("", "latest", "mainline", "stable"):
-            raise ValueError("must be pinned to an exact tag or digest, like nginx:1.27.5")
+            raise ValueError(f"must be pinned to an exact tag or digest, like nginx:1.27.5, not {value!r}")
         return value
 
 
@@ -217,9 +228,9 @@ class Tenant(Frozen):
     state: TenantState = "active"
     shard: str
     channel: str
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     overrides: Overrides = Overrides()
-    rotation: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    rotation: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = 0
 
     @field_validator("id")
     @classmethod
@@ -240,16 +251,6 @@ class Tenant(Frozen):
     def _name(cls, value: str) -> str:
         if not NAME.match(value):
             raise ValueError(f"{value!r} must be a lowercase name of letters, digits and '-'")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, val in value.items():
-            if not LABEL_KEY.match(key) or key.startswith(("openclaw.io/", "app.kubernetes.io/")):
-                raise ValueError(f"label key {key!r} is not a valid label key or uses a reserved prefix")
-            if not LABEL_VALUE.match(val):
-                raise ValueError(f"label {key!r} value {val!r} is not a valid label value")
         return value
 
     @property

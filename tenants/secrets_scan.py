@@ -11,12 +11,12 @@ from typing import Any
 from .errors import Path
 
 SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("provider API key (sk-...)", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
-    ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
-    ("Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a provider API key (sk-...)", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
 )
 
 # Structured fields whose values are checked by their own validators, not for entropy.
@@ -35,13 +35,17 @@ def shannon_bits(text: str) -> float:
 
 
 def looks_random(text: str) -> bool:
-    """Long strings that mix character classes with high entropy are almost always tokens."""
-    if len(text) < 24 or " " in text:
+    """A long unbroken run of mixed characters with high entropy is almost always a token.
+
+    Words joined by separators (``Billing-Account-2026``, URLs) have short runs and pass.
+    """
+    alphabet = r"[A-Za-z0-9+=]+" if "://" in text else r"[A-Za-z0-9+/=]+"  # base64 uses '/', URLs too
+    run = max(re.findall(alphabet, text), key=len, default="")
+    if len(run) < 24:
         return False
-    classes = sum(bool(re.search(p, text)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
-    hex_token = len(text) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", text) is not None
-    mixed = classes >= 3 and re.search(r"[A-Z]", text) is not None and re.search(r"[0-9]", text)
-    return bool(hex_token or mixed) and shannon_bits(text) >= 3.5
+    hex_token = len(run) >= 32 and re.fullmatch(r"[0-9a-fA-F]+", run) is not None
+    mixed = all(re.search(p, run) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    return (hex_token or mixed) and shannon_bits(run) >= 3.5
 
 
 def _strings(node: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
@@ -65,7 +69,7 @@ def find_credentials(data: Any) -> Iterator[tuple[Path, str]]:
     for path, text, free in _strings(data, ()):
         for kind, pattern in SHAPES:
             if pattern.search(text):
-                yield path, f"value looks like a {kind}; {HINT}"
+                yield path, f"value looks like {kind}; {HINT}"
                 break
         else:
             if free and looks_random(text):

@@ -150,7 +150,7 @@ def test_edge_proxy_routes_active_tenants_on_loopback_only(example: ProgramRun) 
     proxy = example.named("edge-local-proxy").inputs
     assert proxy["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
     assert [n["name"] for n in proxy["networksAdvanced"]] == [
-        "openclaw-edge",
+        "openclaw-edge-local",
         "tenant-acme",
         "tenant-globex",
         "tenant-initech",
