@@ -34,6 +34,9 @@ class EdgeProxy(pulumi.ComponentResource):
             name=spec.network.name,
             driver="bridge",
             internal=spec.network.internal,
+            ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.network.subnet)]
+            if spec.network.subnet
+            else None,
             labels=docker_container.labels(docker.NetworkLabelArgs, spec.network.labels),
             opts=child,
         )

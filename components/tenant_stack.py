@@ -55,6 +55,9 @@ class TenantStack(pulumi.ComponentResource):
                 name=spec.network.name,
                 driver="bridge",
                 internal=spec.network.internal,
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.network.subnet)]
+                if spec.network.subnet
+                else None,
                 labels=docker_container.labels(docker.NetworkLabelArgs, spec.network.labels),
                 opts=child,
             )

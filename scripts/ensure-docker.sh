@@ -97,7 +97,7 @@ if ! dockerd_running; then
     # must not hold the caller's stdout/stderr pipes open (make, CI logs).
     # shellcheck disable=SC2016  # expanded by the inner shell
     as_root env LOG="$LOG" sh -c \
-        'nohup setsid dockerd </dev/null >>"$LOG" 2>&1 &' ||
+        'nohup setsid dockerd </dev/null >>"$LOG" 2>&1 9>&- &' ||
         fail "could not launch dockerd, see $LOG"
 fi
 

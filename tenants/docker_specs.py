@@ -29,6 +29,7 @@ class NetworkSpec:
     name: str
     internal: bool
     labels: Mapping[str, str]
+    subnet: str | None = None  # None: the daemon picks one from its address pools
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
         entrypoint=None,
         working_dir=openclaw.WORKDIR,
         user=f"{openclaw.UID}:{openclaw.GID}",
-        env=openclaw.environment(limits.memory_gib),
+        env=openclaw.environment(limits.memory_gib, gateway_config_text(fleet, tenant)),
         secret_env={
             openclaw.TOKEN_ENV: "gateway_token",
             openclaw.PROVIDER_KEY_ENV[tenant.model_provider]: "provider_key",
@@ -193,15 +194,7 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
         tmpfs={openclaw.TMP_DIR: "rw,noexec,nosuid,size=256m"},
         networks=(network_name(tenant.id),),
         mounts=(Mount(volume_name(tenant.id), openclaw.STATE_DIR),),
-        uploads=(
-            Upload(
-                path=openclaw.CONFIG_PATH,
-                content=gateway_config_text(fleet, tenant),
-                owner=openclaw.UID,
-                group=openclaw.GID,
-                mode="0444",
-            ),
-        ),
+        uploads=(),
         ports=(),
         healthcheck=Healthcheck(
             test=openclaw.HEALTHCHECK_COMMAND,
@@ -256,7 +249,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         "openclaw.io/target": target_name,
     }
     name = edge_name(target_name)
-    network = NetworkSpec(name, internal=False, labels=labels)
+    network = NetworkSpec(name, internal=False, labels=labels, subnet=target.edge.subnet)
     container = ContainerSpec(
         name=name,
         image=fleet.images.proxy,

@@ -81,7 +81,9 @@ def render_edge_config(routes: Sequence[Route], listen_port: int) -> str:
         "    proxy_set_header Upgrade $http_upgrade;",
         "    proxy_set_header Connection $connection_upgrade;",
         "    proxy_set_header X-Real-IP $remote_addr;",
-        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        # Overwrite, never append: the gateway must see exactly one client address it can trust.
+        "    proxy_set_header X-Forwarded-For $remote_addr;",
+        '    proxy_set_header Forwarded "";',
         "    proxy_set_header X-Forwarded-Proto $scheme;",
         "    proxy_set_header X-Forwarded-Host $host;",
         f"    proxy_read_timeout {WS_TIMEOUT_S}s;",

@@ -470,15 +470,25 @@ def _check_capacity(
     memory: dict[str, float] = defaultdict(float)
     networks: dict[str, int] = defaultdict(int)
     shards: dict[str, set[str]] = defaultdict(set)
-    for tenant in (t.tenant for t in tenants):
-        plan = plans.get(tenant.plan)
-        if plan is None or tenant.target not in targets:
+    for loaded in tenants:
+        tenant = loaded.tenant
+        plan, target = plans.get(tenant.plan), targets.get(tenant.target)
+        if plan is None or target is None:
             continue
         shards[tenant.target].add(tenant.shard)
         if tenant.live:
             networks[tenant.target] += 1
+        limits = effective_limits(plan, tenant.overrides)
+        # Docker refuses a container limit above the host's own size, whatever the overcommit.
+        for field, have in (("cpus", target.capacity.cpus), ("memory_gib", target.capacity.memory_gib)):
+            need = getattr(limits, field)
+            if tenant.live and need > have:
+                out.add(
+                    (*loaded.path, "plan"),
+                    f"tenant {tenant.id!r} needs {field} {need:g} but target {tenant.target!r} has only "
+                    f"{have:g}; choose a smaller plan, lower overrides.{field}, or a larger target",
+                )
         if tenant.state == "active":
-            limits = effective_limits(plan, tenant.overrides)
             cpus[tenant.target] += limits.cpus
             memory[tenant.target] += limits.memory_gib
     for name, target in targets.items():

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -131,10 +131,22 @@ class Overcommit(Frozen):
 
 
 class Edge(Frozen):
-    """Where a target's edge proxy listens on its host."""
+    """Where a target's edge proxy listens on its host, and the subnet of its own network.
+
+    The edge network lies outside the tenant address pools: gateways trust exactly those pools as
+    proxies, so a client arriving through the host's port forwarding (from the edge network's
+    gateway address) is still attributed as a client.
+    """
 
     address: str = "127.0.0.1"
     port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 8080
+    subnet: str = "10.255.255.0/24"
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        ipaddress.ip_network(value)
+        return value
 
     @field_validator("address")
     @classmethod
@@ -169,6 +181,17 @@ class DockerTarget(Frozen):
         for cidr in value:
             ipaddress.ip_network(cidr)
         return value
+
+    @model_validator(mode="after")
+    def _edge_outside_pools(self) -> DockerTarget:
+        edge = ipaddress.ip_network(self.edge.subnet)
+        for cidr in self.address_pools:
+            if edge.overlaps(ipaddress.ip_network(cidr)):
+                raise ValueError(
+                    f"edge.subnet {self.edge.subnet} overlaps address pool {cidr}; tenant gateways trust "
+                    "the pools as proxies, so the edge network must lie outside them"
+                )
+        return self
 
 
 Target = Annotated[DockerTarget, Field(discriminator="type")]

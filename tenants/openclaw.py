@@ -16,7 +16,17 @@ STATE_DIR = f"{HOME}/.openclaw"
 # The config lives inside the state dir: the gateway creates media/ beside it, so it must be writable.
 CONFIG_PATH = f"{STATE_DIR}/openclaw.json"
 WORKDIR = "/app"
-COMMAND: tuple[str, ...] = ("node", "dist/index.js", "gateway", "--bind", "lan", "--port", str(PORT))
+GATEWAY: tuple[str, ...] = ("node", "dist/index.js", "gateway", "--bind", "lan", "--port", str(PORT))
+
+# The config is rendered by this project and handed over in the environment; the container writes it
+# into the state volume at every start, then becomes the gateway. A file upload cannot do this: Docker
+# refuses uploads into a read-only root, and the gateway needs a writable directory beside its config.
+CONFIG_ENV = "TENANT_GATEWAY_CONFIG"
+COMMAND: tuple[str, ...] = (
+    "sh",
+    "-c",
+    f'printf \'%s\' "${CONFIG_ENV}" > "$OPENCLAW_CONFIG_PATH" && exec {" ".join(GATEWAY)}',
+)
 
 LIVENESS_PATH = "/healthz"
 STARTUP_PATH = "/startupz"  # also readiness: /readyz fails on channel errors, which should not drop traffic
@@ -51,9 +61,10 @@ def heap_mib(memory_gib: float) -> int:
     return int(memory_gib * 1024 * HEAP_FRACTION)
 
 
-def environment(memory_gib: float) -> dict[str, str]:
-    """Plain (non-secret) environment of a tenant gateway."""
+def environment(memory_gib: float, config: str) -> dict[str, str]:
+    """Plain (non-secret) environment of a tenant gateway, its rendered config included."""
     return {
+        CONFIG_ENV: config,
         "HOME": HOME,
         "OPENCLAW_STATE_DIR": STATE_DIR,
         "OPENCLAW_CONFIG_PATH": CONFIG_PATH,

@@ -68,7 +68,6 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert c["logOpts"] == {"max-size": "10m", "max-file": "3"}
     assert c["healthcheck"]["tests"][:2] == ["CMD", "node"]
     assert "/healthz" in c["healthcheck"]["tests"][3]
-    assert c["command"] == ["node", "dist/index.js", "gateway", "--bind", "lan", "--port", "18789"]
     assert c.get("ports", []) == []
     assert c.get("privileged") in (None, False)
     assert c.get("networkMode") is None
@@ -94,15 +93,20 @@ def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> N
 
 
 def test_gateway_config_is_read_only_local_token_auth_with_tenant_origin(example: ProgramRun) -> None:
-    (upload,) = example.named("acme-gateway").inputs["uploads"]
-    assert upload["file"] == "/home/node/.openclaw/openclaw.json"
-    assert (upload["owner"], upload["group"], upload["permissions"]) == ("1000", "1000", "0444")
-    gateway = json.loads(upload["content"])["gateway"]
+    container = example.named("acme-gateway").inputs
+    env = dict(e.split("=", 1) for e in container["envs"])
+    assert env["OPENCLAW_CONFIG_PATH"] == "/home/node/.openclaw/openclaw.json"
+    assert env["OPENCLAW_CONFIG_READONLY"] == "1"
+    # The container writes the rendered config into its state volume, then execs the gateway.
+    assert container["command"][:2] == ["sh", "-c"]
+    assert container["command"][2].endswith("exec node dist/index.js gateway --bind lan --port 18789")
+    assert container.get("uploads", []) == []
+    gateway = json.loads(env["TENANT_GATEWAY_CONFIG"])["gateway"]
     assert gateway["mode"] == "local"
     assert gateway["auth"] == {"mode": "token"}
     assert gateway["controlUi"]["allowedOrigins"] == ["http://acme.localhost:8080"]
     assert gateway["trustedProxies"] == ["172.16.0.0/12", "192.168.0.0/16"]
-    assert "OPENCLAW_CONFIG_READONLY=1" in example.named("acme-gateway").inputs["envs"]
+    assert "token" not in json.dumps(gateway["auth"]).replace('"mode": "token"', "")
 
 
 def test_volumes_are_retained_and_nothing_else_is(example: ProgramRun) -> None:

@@ -258,7 +258,7 @@ def test_heap_is_three_quarters_of_memory(memory_gib: float) -> None:
     heap = heap_mib(memory_gib)
     assert heap == int(memory_gib * 1024 * 0.75)
     assert 0.74 <= heap / (memory_gib * 1024) <= 0.75
-    assert environment(memory_gib)["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
+    assert environment(memory_gib, "{}")["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
 
 
 def test_heap_of_a_tenant(fleet: Fleet) -> None:
@@ -394,9 +394,10 @@ TENANT = "  - {id: acme, target: local, model_provider: kimi}\n"
         pytest.param(MINIMAL.replace("memory_gib: 8", "memory_gib: 2"), id="memory-exactly-at-capacity"),
         pytest.param(MINIMAL.replace("networks: 4", "networks: 2"), id="networks-exactly-at-capacity"),
         pytest.param(
-            MINIMAL.replace("cpus: 4,", "cpus: 0.5,").replace(
+            MINIMAL.replace("cpus: 4,", "cpus: 1,").replace(
                 "type: docker", "type: docker\n    overcommit: {cpu: 2}"
-            ),
+            )
+            + TENANT.replace("acme", "beta"),
             id="overcommit-allows-more-cpus",
         ),
         pytest.param(
