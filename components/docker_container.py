@@ -96,7 +96,8 @@ def container(
         )
         if hc is not None
         else None,
-        destroy_grace_seconds=30,
+        hostname=spec.hostname,
+        destroy_grace_seconds=spec.stop_grace_s,
         # The name is fixed, so the old container must go before its replacement can exist.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )

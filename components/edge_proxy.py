@@ -34,6 +34,7 @@ class EdgeProxy(pulumi.ComponentResource):
             name=spec.network.name,
             driver="bridge",
             internal=spec.network.internal,
+            options=dict(spec.network.options),
             ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.network.subnet)]
             if spec.network.subnet
             else None,

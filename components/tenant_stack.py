@@ -55,6 +55,7 @@ class TenantStack(pulumi.ComponentResource):
                 name=spec.network.name,
                 driver="bridge",
                 internal=spec.network.internal,
+                options=dict(spec.network.options),
                 ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.network.subnet)]
                 if spec.network.subnet
                 else None,

@@ -30,6 +30,7 @@ class NetworkSpec:
     internal: bool
     labels: Mapping[str, str]
     subnet: str | None = None  # None: the daemon picks one from its address pools
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class ContainerSpec:
     ports: tuple[Port, ...]
     healthcheck: Healthcheck | None
     labels: Mapping[str, str]
+    # Stable across replacements: the gateway recognises its own dead predecessor's lease by host.
+    hostname: str | None = None
+    # Seconds a stopping container gets to shut down cleanly (and release its state lease).
+    stop_grace_s: int = 30
     cap_drop: tuple[str, ...] = ("ALL",)
     security_opts: tuple[str, ...] = ("no-new-privileges:true",)
     init: bool = True
@@ -157,10 +162,20 @@ def docker_target(fleet: Fleet, tenant: Tenant) -> DockerTarget:
     return target
 
 
+# An internal network still gives the host an address on the bridge, through which containers reach
+# every host service listening on all interfaces; without that address the host is out of reach.
+NO_HOST_ADDRESS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+
+
 def network_spec(fleet: Fleet, tenant: Tenant) -> NetworkSpec:
-    # Separate bridges keep tenants apart; `internal` removes every way out.
-    target = docker_target(fleet, tenant)
-    return NetworkSpec(network_name(tenant.id), internal=target.egress == "none", labels=owner_labels(tenant))
+    # Separate bridges keep tenants apart; with egress `none` nothing outside the bridge is reachable.
+    closed = docker_target(fleet, tenant).egress == "none"
+    return NetworkSpec(
+        network_name(tenant.id),
+        internal=closed,
+        labels=owner_labels(tenant),
+        options=NO_HOST_ADDRESS if closed else {},
+    )
 
 
 def volume_spec(fleet: Fleet, tenant: Tenant) -> VolumeSpec:
@@ -205,6 +220,7 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
             start_interval_s=2,
         ),
         labels=owner_labels(tenant),
+        hostname=container_name(tenant.id),
     )
 
 

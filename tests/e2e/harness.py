@@ -12,8 +12,9 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -70,6 +71,7 @@ class Applier:
                 driver="bridge",
                 internal=spec.internal,
                 ipam=ipam,
+                options=dict(spec.options),
                 labels={**spec.labels, **self.run_labels},
             )
 
@@ -85,9 +87,11 @@ class Applier:
         except docker.errors.NotFound:
             return None
 
-    def remove_container(self, name: str) -> None:
+    def remove_container(self, name: str, grace_s: int = 30) -> None:
+        """Stop with a grace period, then remove: what the program's destroy_grace_seconds does."""
         found = self._find(name)
         if found is not None:
+            found.stop(timeout=grace_s)
             found.remove(force=True)
 
     def _container(self, spec: ds.ContainerSpec, secrets: Mapping[str, str]) -> Container:
@@ -97,8 +101,7 @@ class Applier:
         found = self._find(spec.name)
         if found is not None and found.labels.get(DIGEST_LABEL) == want:
             return found
-        if found is not None:
-            found.remove(force=True)
+        self.remove_container(spec.name, spec.stop_grace_s)
         env = dict(spec.env) | {var: secrets[ref] for var, ref in spec.secret_env.items() if ref in secrets}
         hc = spec.healthcheck
         first, *others = spec.networks
@@ -108,6 +111,7 @@ class Applier:
             entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
             working_dir=spec.working_dir,
             name=spec.name,
+            hostname=spec.hostname,
             user=spec.user,
             environment=env,
             nano_cpus=int(spec.cpus * 1e9),
@@ -166,6 +170,13 @@ class Applier:
             self._network(edge.network)
             self._container(edge.container, {})
 
+    def seconds_since_start(self, name: str) -> float:
+        """Seconds from the container's start until now, by the engine's clock."""
+        container = self.client.containers.get(name)
+        started_at = container.attrs["State"]["StartedAt"]
+        stamp = datetime.fromisoformat(started_at[:26].rstrip("Z") + "+00:00")
+        return (datetime.now(UTC) - stamp).total_seconds()
+
     def cleanup(self) -> None:
         """Remove everything this run created, volumes included."""
         filters = {"label": f"{RUN_LABEL}={self.run_id}"}
@@ -177,14 +188,11 @@ class Applier:
             volume.remove(force=True)
 
 
-def wait_until(check: Any, timeout_s: float, interval_s: float = 0.5) -> Iterator[float]:
-    """Yield elapsed seconds until ``check()`` is truthy; bounded by ``timeout_s``."""
+def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.5) -> float:
+    """Poll ``check`` until it holds; return the seconds it took. Bounded by ``timeout_s``."""
     start = time.monotonic()
-    while True:
-        elapsed = time.monotonic() - start
-        if check():
-            yield elapsed
-            return
-        if elapsed > timeout_s:
-            raise TimeoutError(f"not ready after {timeout_s:.0f}s")
+    while not check():
+        if time.monotonic() - start > timeout_s:
+            raise TimeoutError(f"condition not met within {timeout_s:.0f}s")
         time.sleep(interval_s)
+    return time.monotonic() - start

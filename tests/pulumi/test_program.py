@@ -231,3 +231,19 @@ def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> No
     for container in example.of_type(CONTAINER):
         assert container.inputs["image"] in images
         assert not container.inputs["image"].endswith(":latest")
+
+
+def test_closed_egress_gives_internal_networks_without_a_host_address() -> None:
+    """The end-to-end fleet (egress: none) under the program: what the real-engine tests apply."""
+    run = run_program(ROOT / "tests" / "e2e" / "fleet.yaml")
+    for network in run.of_type(NETWORK):
+        if network.name.startswith("e2e-"):
+            assert network.inputs["internal"] is True
+            assert network.inputs["options"] == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+    edge = run.named("edge-e2e-network").inputs
+    assert edge.get("internal") in (None, False)
+    assert edge["ipamConfigs"] == [{"subnet": "10.255.255.0/24"}]
+    gateway = run.named("e2e-basic-gateway").inputs
+    assert gateway["image"] == "openclaw-local/openclaw:2026.9.6"
+    assert gateway["hostname"] == "openclaw-e2e-basic"
+    assert gateway["destroyGraceSeconds"] == 30

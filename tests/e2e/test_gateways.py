@@ -1,0 +1,249 @@
+"""Every tenant spec boots a real OpenClaw gateway on a real engine, isolated and hardened.
+
+One fleet (one tenant per plan) is applied for the whole module; the lifecycle test at the end
+changes it step by step, as edits to tenants.yaml would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import docker
+import pytest
+from docker.models.containers import Container
+
+from tenants import docker_specs as ds
+from tenants.model import Fleet
+
+from .conftest import HostListener, wait_ready
+from .gateway_client import http_get, ws_connect
+from .harness import Applier, wait_until
+
+BASIC, PRO, ENT = "e2e-basic", "e2e-pro", "e2e-ent"
+
+
+def port(fleet: Fleet) -> int:
+    return fleet.targets["e2e"].edge.port
+
+
+def host(fleet: Fleet, tenant_id: str) -> str:
+    return f"{tenant_id}.{fleet.domain}"
+
+
+def node_eval(container: Container, script: str) -> tuple[int, str]:
+    """Run a short node script inside a tenant container (bounded by its own timers)."""
+    code, output = container.exec_run(["node", "-e", script], user="1000:1000")
+    return code, output.decode(errors="replace")
+
+
+def fetch_script(url: str) -> str:
+    return (
+        f"fetch({json.dumps(url)}, {{signal: AbortSignal.timeout(3000)}})"
+        ".then(r => {console.log('REACHED', r.status); process.exit(0)})"
+        ".catch(e => {console.log('FAILED', (e.cause && e.cause.code) || e.name); process.exit(3)})"
+    )
+
+
+def connect_script(address: str, port: int) -> str:
+    return (
+        f"const s = require('net').connect({port}, {json.dumps(address)}); s.setTimeout(3000);"
+        "s.on('connect', () => {console.log('REACHED'); process.exit(0)});"
+        "s.on('error', e => {console.log('FAILED', e.code); process.exit(3)});"
+        "s.on('timeout', () => {console.log('FAILED timeout'); process.exit(3)});"
+    )
+
+
+def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
+    """The fleet after an edit of one tenant's line in tenants.yaml."""
+    tenants = tuple(t.model_copy(update=changes) if t.id == tenant_id else t for t in fleet.tenants)
+    return fleet.model_copy(update={"tenants": tenants})
+
+
+def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: str) -> str:
+    """Read a file from a tenant volume with a throwaway, network-less container of the same image."""
+    image = f"{fleet.images.openclaw}:{fleet.channels['stable']}"
+    output = engine.containers.run(
+        image,
+        entrypoint=["cat"],
+        command=[f"/data/{path}"],
+        user="1000:1000",
+        network_mode="none",
+        volumes={volume: {"bind": "/data", "mode": "ro"}},
+        labels={"openclaw-tenants.test/run": "volume-reader"},
+        remove=True,
+    )
+    return output.decode()
+
+
+# --- 1. ready ------------------------------------------------------------------------------------
+
+
+def test_every_tenant_is_started_through_the_edge_proxy(applied: Applier, fleet: Fleet) -> None:
+    for tenant in fleet.tenants:
+        reply = http_get(port(fleet), host(fleet, tenant.id), "/startupz")
+        assert reply.status == 200
+        assert reply.json() == {"ok": True, "status": "started"}
+        live = http_get(port(fleet), host(fleet, tenant.id), "/healthz")
+        assert live.json() == {"ok": True, "status": "live"}
+
+
+# --- 2. auth -------------------------------------------------------------------------------------
+
+
+def test_websocket_connect_needs_the_tenants_own_token(applied: Applier, fleet: Fleet) -> None:
+    for tenant, other in ((BASIC, PRO), (PRO, ENT), (ENT, BASIC)):
+        without = ws_connect(port(fleet), host(fleet, tenant), None)
+        assert not without.accepted
+        foreign = ws_connect(port(fleet), host(fleet, tenant), applied.tokens[other])
+        assert not foreign.accepted
+        assert "AUTH_TOKEN_MISMATCH" in foreign.detail
+        own = ws_connect(port(fleet), host(fleet, tenant), applied.tokens[tenant])
+        assert own.accepted, own.detail  # also proves the proxy passes the WebSocket upgrade
+
+
+# --- 3. isolation ----------------------------------------------------------------------------------
+
+
+def test_a_tenant_cannot_reach_another_by_name_or_by_ip(
+    applied: Applier, engine: docker.DockerClient
+) -> None:
+    a = engine.containers.get(ds.container_name(BASIC))
+    b = engine.containers.get(ds.container_name(PRO))
+    b_ip = b.attrs["NetworkSettings"]["Networks"][ds.network_name(PRO)]["IPAddress"]
+    assert b_ip
+    for url in (f"http://{ds.container_name(PRO)}:18789/healthz", f"http://{b_ip}:18789/healthz"):
+        code, output = node_eval(a, fetch_script(url))
+        assert code == 3, output
+        assert "FAILED" in output
+
+
+def test_tenant_networks_have_no_way_out(
+    applied: Applier, engine: docker.DockerClient, fleet: Fleet, host_listener: HostListener
+) -> None:
+    """Nothing outside a tenant's own network answers it: not the host, not the edge network."""
+    # The host's address on the edge network: the first of its subnet.
+    edge_gateway = str(ipaddress.ip_network(fleet.targets["e2e"].edge.subnet)[1])
+    for tenant in fleet.tenants:
+        network = engine.networks.get(ds.network_name(tenant.id))
+        assert network.attrs["Internal"] is True
+        container = engine.containers.get(ds.container_name(tenant.id))
+        bridge_gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
+        for address in (bridge_gateway, edge_gateway):
+            code, output = node_eval(container, connect_script(address, host_listener.port))
+            assert code == 3, f"{tenant.id} reached the host at {address}: {output}"
+    assert host_listener.accepted == [], "the host listener must never see a tenant connection"
+
+
+def test_an_unknown_host_reaches_no_tenant(applied: Applier, fleet: Fleet) -> None:
+    for name in ("nobody.localhost", "localhost", "127.0.0.1", f"{BASIC}.example.com"):
+        reply = http_get(port(fleet), name, "/healthz")
+        assert reply.status == 404
+        assert reply.json() == {"error": "unknown host"}
+
+
+# --- 4. hardening ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "limits"),
+    [(BASIC, (1_000_000_000, 2, 512)), (PRO, (1_500_000_000, 4, 1024)), (ENT, (2_000_000_000, 8, 2048))],
+)
+def test_containers_are_hardened_as_specified(
+    applied: Applier, engine: docker.DockerClient, tenant_id: str, limits: tuple[int, int, int]
+) -> None:
+    nano_cpus, memory_gib, pids = limits
+    attrs = engine.containers.get(ds.container_name(tenant_id)).attrs
+    hc, config = attrs["HostConfig"], attrs["Config"]
+    assert hc["CapDrop"] == ["ALL"]
+    assert not hc.get("CapAdd")
+    assert "no-new-privileges:true" in hc["SecurityOpt"]
+    assert hc["ReadonlyRootfs"] is True
+    assert hc["Privileged"] is False
+    assert hc["PidsLimit"] == pids
+    assert hc["Memory"] == memory_gib * 1024**3
+    assert hc["NanoCpus"] == nano_cpus
+    assert hc["Init"] is True
+    assert hc["RestartPolicy"]["Name"] == "unless-stopped"
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+    assert hc["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
+    assert not hc.get("PortBindings")
+    assert config["User"] == "1000:1000"
+    assert config["Healthcheck"]["Test"][:2] == ["CMD", "node"]
+    assert config["Labels"]["openclaw.io/tenant"] == tenant_id
+    assert config["Labels"]["app.kubernetes.io/managed-by"] == "openclaw-tenants"
+
+
+def test_health_check_reports_healthy(applied: Applier, engine: docker.DockerClient) -> None:
+    def healthy() -> bool:
+        state = engine.containers.get(ds.container_name(BASIC)).attrs["State"]
+        return state.get("Health", {}).get("Status") == "healthy"
+
+    wait_until(healthy, timeout_s=75, interval_s=1)
+
+
+def test_edge_proxy_publishes_on_loopback_only(applied: Applier, engine: docker.DockerClient) -> None:
+    bindings = engine.containers.get(ds.edge_name("e2e")).attrs["HostConfig"]["PortBindings"]
+    assert bindings == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}
+
+
+# --- 6. proxy --------------------------------------------------------------------------------------
+
+
+def test_rate_limit_applies_per_tenant_at_its_plans_rate(applied: Applier, fleet: Fleet) -> None:
+    basic = [http_get(port(fleet), host(fleet, BASIC), "/healthz").status for _ in range(45)]
+    pro = [http_get(port(fleet), host(fleet, PRO), "/healthz").status for _ in range(15)]
+    assert basic.count(429) >= 10, basic  # basic: 10 r/s with a burst of 20
+    assert set(basic) <= {200, 429}
+    assert pro == [200] * 15, "another tenant's limit must not touch this one"
+
+
+# --- 5. data lifecycle -----------------------------------------------------------------------------
+
+
+def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_tokens(
+    applied: Applier, engine: docker.DockerClient, fleet: Fleet
+) -> None:
+    marker = f"marker-{applied.run_id}"
+    basic = engine.containers.get(ds.container_name(BASIC))
+    code, _ = basic.exec_run(["sh", "-c", f"echo {marker} > /home/node/.openclaw/marker"], user="1000:1000")
+    assert code == 0
+
+    # Plan change: the container is replaced with the new limits; the data stays.
+    upgraded = with_tenant(fleet, BASIC, plan="pro")
+    applied.apply(upgraded)
+    replaced = engine.containers.get(ds.container_name(BASIC))
+    assert replaced.id != basic.id
+    assert replaced.attrs["HostConfig"]["NanoCpus"] == 1_500_000_000
+    assert replaced.attrs["HostConfig"]["Memory"] == 4 * 1024**3
+    wait_ready(applied, upgraded, BASIC, f"{BASIC} after a plan change (restart alone)")
+    assert replaced.exec_run(["cat", "/home/node/.openclaw/marker"])[1].decode().strip() == marker
+
+    # Suspend: no container, data kept, host no longer routed.
+    suspended = with_tenant(upgraded, BASIC, state="suspended")
+    applied.apply(suspended)
+    assert not engine.containers.list(all=True, filters={"name": f"^{ds.container_name(BASIC)}$"})
+    assert engine.networks.list(names=[ds.network_name(BASIC)])
+    assert http_get(port(fleet), host(fleet, BASIC), "/healthz").status == 404
+    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker").strip() == marker
+
+    # Offboard: network gone too, data still kept.
+    offboarded = with_tenant(suspended, BASIC, state="offboarded")
+    applied.apply(offboarded)
+    assert not engine.networks.list(names=[ds.network_name(BASIC)])
+    assert engine.volumes.get(ds.volume_name(BASIC))
+    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker").strip() == marker
+
+    # Rotation: bumping `rotation` replaces the token; the old one is refused.
+    old_token = applied.tokens[PRO]
+    rotated = with_tenant(offboarded, PRO, rotation=1)
+    applied.apply(rotated)
+    assert applied.tokens[PRO] != old_token
+    wait_ready(applied, rotated, PRO, f"{PRO} after token rotation (restart alone)")
+    refused = ws_connect(port(fleet), host(fleet, PRO), old_token)
+    assert not refused.accepted
+    assert "AUTH_TOKEN_MISMATCH" in refused.detail
+    assert ws_connect(port(fleet), host(fleet, PRO), applied.tokens[PRO]).accepted
+
+    # The others never noticed.
+    assert http_get(port(fleet), host(fleet, ENT), "/startupz").json()["status"] == "started"
