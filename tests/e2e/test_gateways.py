@@ -60,6 +60,19 @@ def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
     return fleet.model_copy(update={"tenants": tenants})
 
 
+def apply(applier: Applier, fleet: Fleet) -> None:
+    """Apply an edited fleet and wait (bounded) until a recreated edge proxy answers again."""
+    applier.apply(fleet)
+
+    def edge_answers() -> bool:
+        try:
+            return http_get(port(fleet), "nobody.localhost", "/").status == 404
+        except OSError:
+            return False
+
+    wait_until(edge_answers, timeout_s=30, interval_s=0.2)
+
+
 def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: str) -> str:
     """Read a file from a tenant volume with a throwaway, network-less container of the same image."""
     image = f"{fleet.images.openclaw}:{fleet.channels['stable']}"
@@ -211,7 +224,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
 
     # Plan change: the container is replaced with the new limits; the data stays.
     upgraded = with_tenant(fleet, BASIC, plan="pro")
-    applied.apply(upgraded)
+    apply(applied, upgraded)
     replaced = engine.containers.get(ds.container_name(BASIC))
     assert replaced.id != basic.id
     assert replaced.attrs["HostConfig"]["NanoCpus"] == 1_500_000_000
@@ -221,7 +234,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
 
     # Suspend: no container, data kept, host no longer routed.
     suspended = with_tenant(upgraded, BASIC, state="suspended")
-    applied.apply(suspended)
+    apply(applied, suspended)
     assert not engine.containers.list(all=True, filters={"name": f"^{ds.container_name(BASIC)}$"})
     assert engine.networks.list(names=[ds.network_name(BASIC)])
     assert http_get(port(fleet), host(fleet, BASIC), "/healthz").status == 404
@@ -229,7 +242,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
 
     # Offboard: network gone too, data still kept.
     offboarded = with_tenant(suspended, BASIC, state="offboarded")
-    applied.apply(offboarded)
+    apply(applied, offboarded)
     assert not engine.networks.list(names=[ds.network_name(BASIC)])
     assert engine.volumes.get(ds.volume_name(BASIC))
     assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker").strip() == marker
@@ -237,7 +250,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
     # Rotation: bumping `rotation` replaces the token; the old one is refused.
     old_token = applied.tokens[PRO]
     rotated = with_tenant(offboarded, PRO, rotation=1)
-    applied.apply(rotated)
+    apply(applied, rotated)
     assert applied.tokens[PRO] != old_token
     wait_ready(applied, rotated, PRO, f"{PRO} after token rotation (restart alone)")
     refused = ws_connect(port(fleet), host(fleet, PRO), old_token)
