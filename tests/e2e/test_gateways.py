@@ -73,7 +73,9 @@ def apply(applier: Applier, fleet: Fleet) -> None:
     wait_until(edge_answers, timeout_s=30, interval_s=0.2)
 
 
-def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: str) -> str:
+def read_volume(
+    engine: docker.DockerClient, fleet: Fleet, volume: str, path: str, labels: dict[str, str]
+) -> str:
     """Read a file from a tenant volume with a throwaway, network-less container of the same image."""
     image = f"{fleet.images.openclaw}:{fleet.channels['stable']}"
     output = engine.containers.run(
@@ -83,7 +85,7 @@ def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: st
         user="1000:1000",
         network_mode="none",
         volumes={volume: {"bind": "/data", "mode": "ro"}},
-        labels={"openclaw-tenants.test/run": "volume-reader"},
+        labels=labels,
         remove=True,
     )
     return output.decode()
@@ -238,14 +240,14 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
     assert not engine.containers.list(all=True, filters={"name": f"^{ds.container_name(BASIC)}$"})
     assert engine.networks.list(names=[ds.network_name(BASIC)])
     assert http_get(port(fleet), host(fleet, BASIC), "/healthz").status == 404
-    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker").strip() == marker
+    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker", applied.run_labels).strip() == marker
 
     # Offboard: network gone too, data still kept.
     offboarded = with_tenant(suspended, BASIC, state="offboarded")
     apply(applied, offboarded)
     assert not engine.networks.list(names=[ds.network_name(BASIC)])
     assert engine.volumes.get(ds.volume_name(BASIC))
-    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker").strip() == marker
+    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker", applied.run_labels).strip() == marker
 
     # Rotation: bumping `rotation` replaces the token; the old one is refused.
     old_token = applied.tokens[PRO]

@@ -1,0 +1,158 @@
+"""The pure Docker spec builders and the edge proxy configuration they carry."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tenants import docker_specs as ds
+from tenants import openclaw
+from tenants.cli import app
+from tenants.edge_config import Route, render_edge_config
+from tenants.errors import FleetError
+from tenants.load import load_fleet, parse_fleet
+from tenants.model import Fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Fleet:
+    return load_fleet(ROOT / "tenants.yaml")
+
+
+def server_blocks(conf: str) -> dict[str, str]:
+    """server_name → its block, for every tenant virtual host."""
+    blocks = re.findall(r"server \{\n(.*?)\n    \}", conf, flags=re.S)
+    named = {}
+    for block in blocks:
+        match = re.search(r"server_name (\S+);", block)
+        assert match
+        named[match.group(1)] = block
+    return named
+
+
+def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
+    edge = ds.edge_spec(fleet, "local", fleet.tenants)
+    conf = edge.container.uploads[0].content
+    hosts = set(server_blocks(conf)) - {"_"}
+    active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active"}
+    assert hosts == active == {"acme.localhost", "globex.localhost", "initech.localhost"}
+    assert [r.tenant_id for r in edge.routes] == ["acme", "globex", "initech"]
+    assert edge.container.networks == (
+        "openclaw-edge-local",
+        "tenant-acme",
+        "tenant-globex",
+        "tenant-initech",
+    )
+
+
+def test_each_route_uses_its_plans_rate_and_burst(fleet: Fleet) -> None:
+    conf = ds.edge_spec(fleet, "local", fleet.tenants).container.uploads[0].content
+    blocks = server_blocks(conf)
+    assert "limit_req zone=plan_basic burst=20 nodelay;" in blocks["acme.localhost"]
+    assert "limit_req zone=plan_pro burst=60 nodelay;" in blocks["globex.localhost"]
+    assert "limit_req zone=plan_enterprise burst=200 nodelay;" in blocks["initech.localhost"]
+    assert "set $upstream openclaw-acme:18789;" in blocks["acme.localhost"]
+    zones = dict(re.findall(r"zone=(plan_\w+):10m rate=(\d+)r/s;", conf))
+    assert zones == {"plan_basic": "10", "plan_pro": "30", "plan_enterprise": "100"}
+
+
+def test_unknown_hosts_get_the_default_server_and_no_upstream(fleet: Fleet) -> None:
+    conf = ds.edge_spec(fleet, "local", fleet.tenants).container.uploads[0].content
+    default = server_blocks(conf)["_"]
+    assert "default_server" in default
+    assert "return 404" in default
+    assert "proxy_pass" not in default
+
+
+def test_proxy_upgrades_websockets_and_overwrites_forwarded_headers() -> None:
+    conf = render_edge_config([Route("a1b", "a1b.x.io", "openclaw-a1b:18789", "basic", 5, 1)], 8080)
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    assert "proxy_set_header Connection $connection_upgrade;" in conf
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    assert "client_max_body_size 25m;" in conf
+    assert "pid /tmp/nginx.pid;" in conf
+    assert "listen 8080 default_server;" in conf
+
+
+def test_two_routes_for_one_host_are_refused() -> None:
+    route = Route("a1b", "a1b.x.io", "openclaw-a1b:18789", "basic", 5, 1)
+    with pytest.raises(ValueError, match="share one host"):
+        render_edge_config([route, route], 8080)
+
+
+def test_states_decide_what_a_tenant_gets(fleet: Fleet) -> None:
+    active = ds.tenant_spec(fleet, fleet.tenant("acme"))
+    assert active.network and active.container and active.route
+    suspended = ds.tenant_spec(fleet, fleet.tenant("umbrella"))
+    assert suspended.network is not None
+    assert suspended.container is None and suspended.route is None
+    gone = fleet.tenant("umbrella").model_copy(update={"state": "offboarded"})
+    offboarded = ds.tenant_spec(fleet, gone)
+    assert offboarded.network is None and offboarded.container is None
+    assert offboarded.volume.name == "openclaw-umbrella-state"
+
+
+def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: Fleet) -> None:
+    spec = ds.container_spec(fleet, fleet.tenant("globex"))
+    assert (spec.cpus, spec.memory_mb, spec.pids_limit) == (2.0, 6 * 1024, 1024)
+    assert spec.env["NODE_OPTIONS"] == "--max-old-space-size=4608"
+    assert spec.secret_env == {"OPENCLAW_GATEWAY_TOKEN": "gateway_token", "MINIMAX_API_KEY": "provider_key"}
+    config = json.loads(spec.env[openclaw.CONFIG_ENV])
+    assert config["gateway"]["controlUi"]["allowedOrigins"] == ["http://globex.localhost:8080"]
+    assert spec.read_only and spec.init and spec.cap_drop == ("ALL",)
+    assert spec.hostname == "openclaw-globex"
+    assert spec.mounts == (ds.Mount("openclaw-globex-state", "/home/node/.openclaw"),)
+
+
+def test_closed_egress_networks_are_internal_and_give_the_host_no_address() -> None:
+    fleet = load_fleet(ROOT / "tests" / "e2e" / "fleet.yaml")
+    network = ds.network_spec(fleet, fleet.tenants[0])
+    assert network.internal
+    assert network.options == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+    edge = ds.edge_spec(fleet, "e2e", fleet.tenants).network
+    assert not edge.internal and edge.subnet == "10.255.255.0/24"
+
+
+def test_target_images_are_the_proxy_and_each_active_channel(fleet: Fleet) -> None:
+    assert ds.target_images(fleet, "local", fleet.tenants) == (
+        "docker.io/library/nginx:1.27.5",
+        "ghcr.io/openclaw/openclaw:2026.9.6",
+    )
+
+
+def test_render_docker_prints_the_specs_as_json() -> None:
+    result = CliRunner().invoke(app, ["render", "docker", "--tenants", str(ROOT / "tenants.yaml")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [t["tenant_id"] for t in data["tenants"]] == ["acme", "globex", "initech", "umbrella"]
+    assert data["tenants"][3]["container"] is None
+    assert [e["target"] for e in data["edges"]] == ["local"]
+    assert "OPENCLAW_GATEWAY_TOKEN=" not in result.output
+
+
+def test_render_docker_for_an_unknown_shard_fails_with_the_known_ones() -> None:
+    result = CliRunner().invoke(app, ["render", "docker", "-f", str(ROOT / "tenants.yaml"), "--shard", "eu"])
+    assert result.exit_code == 1
+    assert "shard 'eu' has no tenants; shards in the fleet: default" in result.output
+
+
+def test_a_tenant_larger_than_its_host_is_refused() -> None:
+    text = (ROOT / "tests" / "e2e" / "fleet.yaml").read_text().replace("  enterprise: {cpus: 2}\n", "")
+    with pytest.raises(FleetError, match=r"tenant 'e2e-ent' needs cpus 4 but target 'e2e' has only 2"):
+        parse_fleet(text)
+
+
+def test_edge_subnet_inside_the_trusted_pools_is_refused() -> None:
+    text = (
+        (ROOT / "tests" / "e2e" / "fleet.yaml")
+        .read_text()
+        .replace("address_pools: [172.30.0.0/16]", "address_pools: [10.0.0.0/8]")
+    )
+    with pytest.raises(FleetError, match=r"edge.subnet 10.255.255.0/24 overlaps address pool 10.0.0.0/8"):
+        parse_fleet(text)
