@@ -22,6 +22,7 @@ from .model import (
     DockerTarget,
     Fleet,
     Images,
+    KubernetesTarget,
     Plan,
     Target,
     Tenant,
@@ -35,7 +36,10 @@ TOP_KEYS = ("version", "domain", "images", "channels", "defaults", "plans", "tar
 DEFAULTED = ("plan", "target", "model_provider", "channel", "shard")
 
 LIMIT_FIELDS = ("cpus", "memory_gib", "storage_gib")
-TARGET_TYPES = {"docker": DockerTarget}
+TARGET_TYPES: dict[str, type[DockerTarget] | type[KubernetesTarget]] = {
+    "docker": DockerTarget,
+    "kubernetes": KubernetesTarget,
+}
 
 _TENANT = TypeAdapter(Tenant)
 
@@ -124,9 +128,14 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parse(text: str, source: str) -> Any:
-    """Parse with the fast loader; on failure report the syntax error's line."""
+    """Parse with the fast (libyaml) loader; explain a failure with the pure one, whose messages
+    and marks are the same on every machine."""
     try:
         return YAML(typ="safe").load(text)
+    except Exception:  # explained below by the pure parser
+        pass
+    try:
+        return YAML(typ="safe", pure=True).load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # A construct left open is reported at the end of the file; its start is the useful line.
@@ -358,7 +367,8 @@ def _targets(data: dict[str, Any], out: _Collector) -> dict[str, Target]:
                 out.add((*path, "type"), f"unknown target type {body['type']!r}; expected one of {kinds}")
             continue
         try:
-            targets[name] = TARGET_TYPES["docker"].model_validate(body)
+            kind = TARGET_TYPES[body["type"]] if isinstance(body, dict) else DockerTarget
+            targets[name] = kind.model_validate(body)
         except ValidationError as exc:
             out.pydantic(path, exc)
     return targets
@@ -480,7 +490,8 @@ def _check_capacity(
             networks[tenant.target] += 1
         limits = effective_limits(plan, tenant.overrides)
         # Docker refuses a container limit above the host's own size, whatever the overcommit.
-        for field, have in (("cpus", target.capacity.cpus), ("memory_gib", target.capacity.memory_gib)):
+        host_size = (("cpus", target.capacity.cpus), ("memory_gib", target.capacity.memory_gib))
+        for field, have in host_size if isinstance(target, DockerTarget) else ():
             need = getattr(limits, field)
             if tenant.live and need > have:
                 out.add(
@@ -492,9 +503,7 @@ def _check_capacity(
             cpus[tenant.target] += limits.cpus
             memory[tenant.target] += limits.memory_gib
     for name, target in targets.items():
-        if not isinstance(target, DockerTarget):
-            continue
-        if len(shards[name]) > 1:
+        if isinstance(target, DockerTarget) and len(shards[name]) > 1:
             out.add(
                 ("targets", name),
                 f"target {name!r} has tenants in shards {', '.join(sorted(shards[name]))}; a Docker "
@@ -514,9 +523,10 @@ def _check_capacity(
                 f"{cap.memory_gib:g} x overcommit {ratio.memory:g} = {cap.memory_gib * ratio.memory:g} GiB",
             )
         # One network per active or suspended tenant, plus the edge proxy's own.
-        if networks[name] + 1 > cap.networks:
+        if isinstance(target, DockerTarget) and networks[name] + 1 > target.capacity.networks:
             out.add(
                 (*path, "networks"),
                 f"target {name!r}: {networks[name]} tenant networks + 1 edge network exceed the "
-                f"{cap.networks} its daemon's address pools allow; widen default-address-pools (README)",
+                f"{target.capacity.networks} its daemon's address pools allow; widen default-address-pools "
+                "(README)",
             )

@@ -155,6 +155,42 @@ class Edge(Frozen):
         return value
 
 
+K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+def check_k8s_name(value: str) -> str:
+    if not K8S_NAME.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes object name (lowercase letters, digits, '-', '.')")
+    return value
+
+
+def check_config_key(value: str) -> str:
+    if not CONFIG_KEY.match(value):
+        raise ValueError(f"{value!r} is not a Pulumi config key name (letters, digits, '-', '_')")
+    return value
+
+
+K8sName = Annotated[str, Field(strict=True), AfterValidator(check_k8s_name)]
+ConfigKey = Annotated[str, Field(strict=True), AfterValidator(check_config_key)]
+
+
+class Dns(Frozen):
+    """How tenant host names get into DNS."""
+
+    mode: Literal["none", "external-dns", "cloudflare"] = "none"
+    # cloudflare: the Pulumi config key holding the zone id, and what the records point at
+    zone_id_config: ConfigKey = "cloudflareZoneId"
+    record_target: str | None = None
+    proxied: bool = False
+
+    @model_validator(mode="after")
+    def _cloudflare_needs_target(self) -> Dns:
+        if self.mode == "cloudflare" and not self.record_target:
+            raise ValueError("dns mode cloudflare needs record_target: the IP or host name records point at")
+        return self
+
+
 class DockerTarget(Frozen):
     """One Docker host."""
 
@@ -165,6 +201,14 @@ class DockerTarget(Frozen):
     overcommit: Overcommit = Overcommit()
     edge: Edge = Edge()
     address_pools: tuple[str, ...] = ("172.16.0.0/12", "192.168.0.0/16")
+    dns: Dns = Dns()
+
+    @field_validator("dns")
+    @classmethod
+    def _dns_mode(cls, value: Dns) -> Dns:
+        if value.mode == "external-dns":
+            raise ValueError("dns mode external-dns needs a Kubernetes target; use none or cloudflare")
+        return value
 
     @field_validator("host")
     @classmethod
@@ -194,7 +238,78 @@ class DockerTarget(Frozen):
         return self
 
 
-Target = Annotated[DockerTarget, Field(discriminator="type")]
+class ClusterCapacity(Frozen):
+    """What a Kubernetes cluster can give its tenants (allocatable, summed over nodes)."""
+
+    cpus: Annotated[float, Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False)]
+    memory_gib: Annotated[float, Field(strict=True, gt=0, le=100_000_000, allow_inf_nan=False)]
+    storage_gib: Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)]
+
+
+class Tls(Frozen):
+    """TLS at the ingress: none, a cert-manager issuer, or the controller's wildcard certificate."""
+
+    mode: Literal["none", "cert-manager", "wildcard-secret"] = "none"
+    issuer: K8sName | None = None
+    secret: K8sName | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_mode(self) -> Tls:
+        if self.mode == "cert-manager" and not self.issuer:
+            raise ValueError("tls mode cert-manager needs issuer: the ClusterIssuer's name")
+        if self.mode == "wildcard-secret" and not self.secret:
+            raise ValueError("tls mode wildcard-secret needs secret: the wildcard certificate's Secret")
+        return self
+
+
+class ClusterEgress(Frozen):
+    """Where tenant pods may connect besides cluster DNS: the model providers, or an egress proxy."""
+
+    cidrs: tuple[str, ...] = ()
+    ports: tuple[Annotated[int, Field(strict=True, ge=1, le=65535)], ...] = (443,)
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            ipaddress.ip_network(cidr)
+        return value
+
+
+class KubernetesTarget(Frozen):
+    """One Kubernetes cluster; each tenant gets a namespace of its own."""
+
+    type: Literal["kubernetes"]
+    kubeconfig_secret: ConfigKey | None = None
+    context: str | None = None
+    domain: str | None = None
+    ingress_class: K8sName = "nginx"
+    ingress_namespace: K8sName = "ingress-nginx"
+    dns_namespace: K8sName = "kube-system"
+    tls: Tls = Tls()
+    dns: Dns = Dns()
+    storage_class: K8sName | None = None
+    runtime_class: dict[str, K8sName] = Field(default_factory=dict)
+    egress: ClusterEgress = ClusterEgress()
+    capacity: ClusterCapacity
+    overcommit: Overcommit = Overcommit()
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return None if value is None else check_domain(value)
+
+    @model_validator(mode="after")
+    def _one_kubeconfig(self) -> KubernetesTarget:
+        if (self.kubeconfig_secret is None) == (self.context is None):
+            raise ValueError(
+                "set exactly one of kubeconfig_secret (a Pulumi config key holding a kubeconfig, "
+                "set with --secret) or context (a context of the operator's kubeconfig)"
+            )
+        return self
+
+
+Target = Annotated[DockerTarget | KubernetesTarget, Field(discriminator="type")]
 
 
 class Images(Frozen):
@@ -330,7 +445,16 @@ class Fleet(Frozen):
     def shards(self) -> tuple[str, ...]:
         return tuple(sorted({t.shard for t in self.tenants}))
 
+    def host(self, tenant: Tenant) -> str:
+        """The tenant's public host name; a cluster may serve its own domain."""
+        target = self.targets[tenant.target]
+        domain = target.domain if isinstance(target, KubernetesTarget) and target.domain else self.domain
+        return f"{tenant.id}.{domain}"
+
     def url(self, tenant: Tenant) -> str:
         target = self.targets[tenant.target]
+        if isinstance(target, KubernetesTarget):
+            scheme = "http" if target.tls.mode == "none" else "https"
+            return f"{scheme}://{self.host(tenant)}"
         port = "" if target.edge.port == 80 else f":{target.edge.port}"
-        return f"http://{tenant.id}.{self.domain}{port}"
+        return f"http://{self.host(tenant)}{port}"

@@ -452,8 +452,8 @@ CASES = [
     # --- targets -------------------------------------------------------------------------------
     case(
         "target-type-unknown",
-        swap("type: docker", "type: kubernetes"),
-        having(5, ("targets", "local", "type"), "'kubernetes'", "'docker'"),
+        swap("type: docker", "type: nomad"),
+        having(5, ("targets", "local", "type"), "'nomad'", "'docker'", "'kubernetes'"),
     ),
     case(
         "target-type-missing",
