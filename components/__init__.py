@@ -2,6 +2,18 @@
 
 from .docker_host import DockerHost, DockerHostArgs
 from .edge_proxy import EdgeProxy, EdgeProxyArgs
-from .tenant_stack import TenantStack, TenantStackArgs
+from .k8s_cluster import KubernetesCluster, KubernetesClusterArgs
+from .tenant_stack import DockerBackend, KubernetesBackend, TenantStack, TenantStackArgs
 
-__all__ = ["DockerHost", "DockerHostArgs", "EdgeProxy", "EdgeProxyArgs", "TenantStack", "TenantStackArgs"]
+__all__ = [
+    "DockerBackend",
+    "DockerHost",
+    "DockerHostArgs",
+    "EdgeProxy",
+    "EdgeProxyArgs",
+    "KubernetesBackend",
+    "KubernetesCluster",
+    "KubernetesClusterArgs",
+    "TenantStack",
+    "TenantStackArgs",
+]

@@ -28,9 +28,7 @@ class DockerHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DockerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:DockerHost", name, None, opts)
-        self.provider = docker.Provider(
-            f"{name}-docker", host=args.host, opts=pulumi.ResourceOptions(parent=self)
-        )
+        self.provider = docker.Provider(f"{name}-docker", host=args.host, opts=pulumi.ResourceOptions(parent=self))
         on_host = pulumi.ResourceOptions(parent=self, provider=self.provider)
         self.images = {
             image: docker.RemoteImage(

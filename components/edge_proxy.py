@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_docker as docker
 
 from tenants.docker_specs import EdgeSpec
 
-from . import docker_container
+from . import docker_resources
 
 
 @dataclass(frozen=True)
@@ -29,20 +28,9 @@ class EdgeProxy(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeProxyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:EdgeProxy", name, None, opts)
         spec, child = args.spec, pulumi.ResourceOptions(parent=self)
-        edge_net = docker.Network(
-            f"{name}-network",
-            name=spec.network.name,
-            driver="bridge",
-            internal=spec.network.internal,
-            options=dict(spec.network.options),
-            ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.network.subnet)]
-            if spec.network.subnet
-            else None,
-            labels=docker_container.labels(docker.NetworkLabelArgs, spec.network.labels),
-            opts=child,
-        )
+        edge_net = docker_resources.network(f"{name}-network", spec.network, child)
         attached = {spec.network.name: edge_net.name, **args.tenant_networks}
-        proxy = docker_container.container(
+        proxy = docker_resources.container(
             f"{name}-proxy",
             spec.container,
             image=args.image,
@@ -51,7 +39,7 @@ class EdgeProxy(pulumi.ComponentResource):
             volumes={},
             opts=child,
         )
-        docker_container.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)
+        docker_resources.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)
         port = spec.container.ports[0]
         self.address = pulumi.Output.from_input(f"{port.ip}:{port.external}")
         self.routes = pulumi.Output.from_input([r.host for r in spec.routes])

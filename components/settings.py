@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from tenants.model import ModelProvider, Tenant
+from tenants.model import Dns, KubernetesTarget, ModelProvider, Tenant
 from tenants.stack import StackSettings
 
 
@@ -34,3 +34,14 @@ def provider_key(config: pulumi.Config, tenant: Tenant) -> pulumi.Output[str] | 
     if own is not None:
         return own
     return config.get_secret(provider_key_name(tenant.model_provider))
+
+
+def kubeconfig(config: pulumi.Config, target: KubernetesTarget) -> pulumi.Output[str] | None:
+    """The cluster's kubeconfig from a secret config key; None when the target names a context."""
+    if target.kubeconfig_secret is None:
+        return None
+    return config.require_secret(target.kubeconfig_secret)
+
+
+def dns_zone_id(config: pulumi.Config, dns: Dns) -> pulumi.Output[str] | None:
+    return config.require_secret(dns.zone_id_config) if dns.mode == "cloudflare" else None

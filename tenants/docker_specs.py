@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from . import openclaw
 from .edge_config import Route, render_edge_config
+from .labels import MANAGED_BY, owner_labels
 from .model import DockerTarget, Fleet, Tenant
 
-MANAGED_BY = "openclaw-tenants"
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
 EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
 NOBODY = "65534:65534"
@@ -130,15 +130,6 @@ def to_data(spec: Any) -> Any:
     return dataclasses.asdict(spec)
 
 
-def owner_labels(tenant: Tenant) -> dict[str, str]:
-    return {
-        **tenant.labels,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/tenant": tenant.id,
-        "openclaw.io/plan": tenant.plan,
-    }
-
-
 def network_name(tenant_id: str) -> str:
     return f"tenant-{tenant_id}"
 
@@ -197,7 +188,10 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
         entrypoint=None,
         working_dir=openclaw.WORKDIR,
         user=f"{openclaw.UID}:{openclaw.GID}",
-        env=openclaw.environment(limits.memory_gib, gateway_config_text(fleet, tenant)),
+        env={
+            **openclaw.environment(limits.memory_gib),
+            openclaw.CONFIG_ENV: gateway_config_text(fleet, tenant),
+        },
         secret_env={
             openclaw.TOKEN_ENV: "gateway_token",
             openclaw.PROVIDER_KEY_ENV[tenant.model_provider]: "provider_key",
@@ -311,9 +305,7 @@ def fleet_specs(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, Any]:
     docker_targets = sorted({t.target for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)})
     return {
         "tenants": [
-            to_data(tenant_spec(fleet, t))
-            for t in tenants
-            if isinstance(fleet.targets[t.target], DockerTarget)
+            to_data(tenant_spec(fleet, t)) for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)
         ],
         "edges": [to_data(edge_spec(fleet, name, tenants)) for name in docker_targets],
     }

@@ -61,9 +61,7 @@ def check_channel(name: str, version: str) -> None:
     if not NAME.match(name):
         raise ValueError(f"channel name {name!r} must be lowercase letters, digits and '-'")
     if not OPENCLAW_VERSION.match(version):
-        raise ValueError(
-            f"channel {name!r} must pin an exact OpenClaw version like 2026.9.6, not {version!r}"
-        )
+        raise ValueError(f"channel {name!r} must pin an exact OpenClaw version like 2026.9.6, not {version!r}")
 
 
 def check_label_key(key: str) -> str:
@@ -266,9 +264,10 @@ class ClusterEgress(Frozen):
     """Where tenant pods may connect besides cluster DNS: the model providers, or an egress proxy."""
 
     cidrs: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()  # carved out of `cidrs`, e.g. private ranges and cloud metadata
     ports: tuple[Annotated[int, Field(strict=True, ge=1, le=65535)], ...] = (443,)
 
-    @field_validator("cidrs")
+    @field_validator("cidrs", "excluded")
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
@@ -291,8 +290,19 @@ class KubernetesTarget(Frozen):
     storage_class: K8sName | None = None
     runtime_class: dict[str, K8sName] = Field(default_factory=dict)
     egress: ClusterEgress = ClusterEgress()
+    # Where the ingress controller's pods live; gateways trust forwarded client addresses from there.
+    trusted_proxies: tuple[str, ...] = ("10.0.0.0/8",)
     capacity: ClusterCapacity
     overcommit: Overcommit = Overcommit()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one CIDR: the ingress controller's pod network")
+        for cidr in value:
+            ipaddress.ip_network(cidr)
+        return value
 
     @field_validator("domain")
     @classmethod

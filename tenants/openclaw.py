@@ -61,10 +61,9 @@ def heap_mib(memory_gib: float) -> int:
     return int(memory_gib * 1024 * HEAP_FRACTION)
 
 
-def environment(memory_gib: float, config: str) -> dict[str, str]:
-    """Plain (non-secret) environment of a tenant gateway, its rendered config included."""
+def environment(memory_gib: float) -> dict[str, str]:
+    """Plain (non-secret) environment of a tenant gateway; the config arrives in CONFIG_ENV."""
     return {
-        CONFIG_ENV: config,
         "HOME": HOME,
         "OPENCLAW_STATE_DIR": STATE_DIR,
         "OPENCLAW_CONFIG_PATH": CONFIG_PATH,

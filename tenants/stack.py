@@ -20,6 +20,31 @@ class StackSettings:
     edge_port: int | None = None
 
 
+@dataclass(frozen=True)
+class TenantInfo:
+    """What a stack reports about a tenant (no secrets)."""
+
+    id: str
+    host: str
+    endpoint: str
+    state: str
+    plan: str
+    shard: str
+    target: str
+
+
+def tenant_info(fleet: Fleet, tenant: Tenant) -> TenantInfo:
+    return TenantInfo(
+        id=tenant.id,
+        host=fleet.host(tenant),
+        endpoint=fleet.url(tenant),
+        state=tenant.state,
+        plan=tenant.plan,
+        shard=tenant.shard,
+        target=tenant.target,
+    )
+
+
 def apply_overrides(fleet: Fleet, settings: StackSettings) -> Fleet:
     """The fleet as this stack sees it: a dev stack can serve a prod fleet file on localhost."""
     update: dict[str, object] = {}

@@ -7,8 +7,12 @@ from .harness import ROOT, ProgramRun, run_program
 
 @pytest.fixture(scope="module")
 def example() -> ProgramRun:
-    """The example fleet with a fleet-wide Kimi key and a per-tenant key for globex."""
+    """The whole example fleet (both shards): a fleet-wide Kimi key, a per-tenant key for globex."""
     return run_program(
         ROOT / "tenants.yaml",
-        secrets={"kimiApiKey": "kimi-fleet-key-value", "apiKey-globex": "globex-own-minimax-key"},
+        secrets={
+            "kimiApiKey": "kimi-fleet-key-value",
+            "apiKey-globex": "globex-own-minimax-key",
+            "clusterEuKubeconfig": "apiVersion: v1\nkind: Config\n",
+        },
     )

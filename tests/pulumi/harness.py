@@ -115,9 +115,7 @@ def run_program(
     """Evaluate __main__.py once against a fleet file; returns every registration and the exports."""
     run = ProgramRun()
     mocks = _Mocks()
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack="test", preview=False, monitor=_RecordingMonitor(mocks, run)
-    )
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=_RecordingMonitor(mocks, run))
     values = {
         f"{PROJECT}:tenantsFile": str(tenants_file),
         **{f"{PROJECT}:{k}": v for k, v in (config or {}).items()},

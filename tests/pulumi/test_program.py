@@ -16,6 +16,7 @@ VOLUME = "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 COMMAND = "command:local:Command"
 TENANT_STACK = "openclaw:index:TenantStack"
+DOCKER_SHARD = {"shard": "default"}
 
 
 def children(run: ProgramRun, tenant_id: str) -> dict[str, str]:
@@ -45,7 +46,7 @@ def test_suspended_tenant_keeps_network_volume_and_token_but_runs_nothing(exampl
 def test_offboarded_tenant_keeps_only_its_data_and_token(tmp_path: Path) -> None:
     fleet = (ROOT / "tenants.yaml").read_text().replace("state: suspended", "state: offboarded")
     (tmp_path / "tenants.yaml").write_text(fleet)
-    run = run_program(tmp_path / "tenants.yaml")
+    run = run_program(tmp_path / "tenants.yaml", config=DOCKER_SHARD)
     assert children(run, "umbrella") == {"umbrella-token": PASSWORD, "umbrella-state": VOLUME}
     assert run.named("umbrella-state").retain_on_delete
 
@@ -87,9 +88,7 @@ def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> N
     initech = example.named("initech-gateway").inputs
     assert initech["cpus"] == "4"
     assert initech["memory"] == 8 * 1024
-    assert example.named("initech-pids-limit").inputs["create"] == (
-        "docker update --pids-limit 2048 openclaw-initech"
-    )
+    assert example.named("initech-pids-limit").inputs["create"] == ("docker update --pids-limit 2048 openclaw-initech")
 
 
 def test_gateway_config_is_read_only_local_token_auth_with_tenant_origin(example: ProgramRun) -> None:
@@ -109,9 +108,11 @@ def test_gateway_config_is_read_only_local_token_auth_with_tenant_origin(example
     assert "token" not in json.dumps(gateway["auth"]).replace('"mode": "token"', "")
 
 
-def test_volumes_are_retained_and_nothing_else_is(example: ProgramRun) -> None:
+def test_data_is_retained_and_nothing_else_is(example: ProgramRun) -> None:
     retained = {r.name for r in example.resources if r.retain_on_delete}
-    assert retained == {f"{t}-state" for t in ("acme", "globex", "initech", "umbrella")}
+    docker_volumes = {f"{t}-state" for t in ("acme", "globex", "initech", "umbrella")}
+    k8s_data = {f"{t}-{role}" for t in ("hooli", "vandelay") for role in ("state", "namespace")}
+    assert retained == docker_volumes | k8s_data
 
 
 def test_named_containers_are_deleted_before_replacement(example: ProgramRun) -> None:
@@ -125,7 +126,7 @@ def test_tokens_and_provider_keys_are_secret(example: ProgramRun) -> None:
             assert container.secret_inputs == {"envs"}, container.name
     assert "tenantTokens" in example.secret_exports
     assert "tenants" not in example.secret_exports
-    assert set(example.exports["tenantTokens"]) == {"acme", "globex", "initech", "umbrella"}
+    assert set(example.exports["tenantTokens"]) == {"acme", "globex", "initech", "umbrella", "hooli", "vandelay"}
     assert "generated-token" not in json.dumps(example.exports["tenants"])
 
 
@@ -145,7 +146,7 @@ def test_each_tenant_gets_only_its_own_providers_key(example: ProgramRun) -> Non
 def test_rotation_is_the_token_keeper(tmp_path: Path) -> None:
     fleet = (ROOT / "tenants.yaml").read_text().replace("  - id: acme\n", "  - id: acme\n    rotation: 3\n")
     (tmp_path / "tenants.yaml").write_text(fleet)
-    run = run_program(tmp_path / "tenants.yaml")
+    run = run_program(tmp_path / "tenants.yaml", config=DOCKER_SHARD)
     assert run.named("acme-token").inputs["keepers"] == {"rotation": "3"}
     assert run.named("acme-token").inputs["length"] == 48
 
@@ -169,7 +170,7 @@ def test_edge_proxy_routes_active_tenants_on_loopback_only(example: ProgramRun) 
 def test_stack_config_overrides_domain_and_edge(tmp_path: Path) -> None:
     run = run_program(
         ROOT / "tenants.yaml",
-        config={"domain": "tenants.example.com", "edgeAddress": "10.0.0.5", "edgePort": "80"},
+        config={**DOCKER_SHARD, "domain": "tenants.example.com", "edgeAddress": "10.0.0.5", "edgePort": "80"},
     )
     assert run.exports["tenants"]["acme"]["endpoint"] == "http://acme.tenants.example.com"
     assert run.named("edge-local-proxy").inputs["ports"][0] == {
@@ -197,15 +198,11 @@ def test_shard_config_deploys_only_that_shard(tmp_path: Path) -> None:
 
 
 def test_invalid_fleet_fails_with_every_problem_and_no_traceback(tmp_path: Path) -> None:
-    bad = (
-        (ROOT / "tenants.yaml")
-        .read_text()
-        .replace("plan: pro", "plan: gold")
-        .replace("id: initech", "id: API")
-    )
+    bad = (ROOT / "tenants.yaml").read_text().replace("plan: pro\n    model_provider: minimax", "plan: gold")
+    bad = bad.replace("id: initech", "id: API")
     (tmp_path / "tenants.yaml").write_text(bad)
     with pytest.raises(pulumi.RunError) as info:
-        run_program(tmp_path / "tenants.yaml")
+        run_program(tmp_path / "tenants.yaml", config=DOCKER_SHARD)
     text = str(info.value)
     assert "2 problems found" in text
     assert "tenants[1].plan: unknown plan 'gold'" in text

@@ -21,9 +21,7 @@ RESERVED = (
     "reserved ids: admin, api, app, auth, dashboard, default, docs, edge, grafana, internal, "
     "kube-system, login, mail, metrics, openclaw, proxy, root, signup, smtp, status, system, www"
 )
-NOT_DNS = (
-    "is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
-)
+NOT_DNS = "is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
 PROVIDERS = "Input should be 'kimi', 'minimax', 'anthropic', 'openai' or 'openrouter'"
 TOP_KEYS = "version, domain, images, channels, defaults, plans, targets, tenants"
 PINNED = "must be pinned to an exact tag or digest, like nginx:1.27.5"
@@ -224,9 +222,7 @@ CASES = [
     case(
         "override-memory-above-plan-max",
         plus("  - id: hooli\n    overrides:\n      memory_gib: 5\n"),
-        exact(
-            22, (*T3, "overrides", "memory_gib"), "5.0 is above plan 'basic' max 4.0; choose a larger plan"
-        ),
+        exact(22, (*T3, "overrides", "memory_gib"), "5.0 is above plan 'basic' max 4.0; choose a larger plan"),
     ),
     case(
         "override-storage-above-plan-max",
@@ -463,8 +459,7 @@ CASES = [
     case(
         "target-not-a-mapping",
         swap(
-            "  local:\n    type: docker\n    capacity:\n"
-            "      cpus: 8\n      memory_gib: 32\n      networks: 10\n",
+            "  local:\n    type: docker\n    capacity:\n      cpus: 8\n      memory_gib: 32\n      networks: 10\n",
             "  local: docker\n",
         ),
         having(4, ("targets", "local"), "valid dictionary", "got 'docker'"),
@@ -491,9 +486,7 @@ CASES = [
     ),
     case(
         "target-capacity-missing",
-        swap(
-            "    capacity:\n      cpus: 8\n      memory_gib: 32\n      networks: 10\n", "    egress: direct\n"
-        ),
+        swap("    capacity:\n      cpus: 8\n      memory_gib: 32\n      networks: 10\n", "    egress: direct\n"),
         exact(4, ("targets", "local", "capacity"), "required key is missing"),
     ),
     case(
@@ -569,9 +562,7 @@ CASES = [
     case(
         "edge-port-out-of-range",
         swap("    type: docker\n", "    type: docker\n    edge:\n      port: 70000\n"),
-        exact(
-            7, ("targets", "local", "edge", "port"), "Input should be less than or equal to 65535; got 70000"
-        ),
+        exact(7, ("targets", "local", "edge", "port"), "Input should be less than or equal to 65535; got 70000"),
     ),
     case(
         "host-plain-path",
@@ -669,9 +660,7 @@ CASES = [
     case(
         "plan-name-invalid",
         before_targets("plans:\n  Gold:\n    cpus: 1\n"),
-        exact(
-            4, ("plans", "Gold"), "plan name 'Gold' must be lowercase letters, digits and '-' (at most 32)"
-        ),
+        exact(4, ("plans", "Gold"), "plan name 'Gold' must be lowercase letters, digits and '-' (at most 32)"),
     ),
     # --- domain --------------------------------------------------------------------------------
     case(
@@ -701,9 +690,7 @@ CASES = [
     case(
         "domain-missing",
         swap("domain: tenants.example.com\n", ""),
-        exact(
-            0, ("domain",), "required key is missing; the tenants' base DNS name, like tenants.example.com"
-        ),
+        exact(0, ("domain",), "required key is missing; the tenants' base DNS name, like tenants.example.com"),
     ),
     # --- channels ------------------------------------------------------------------------------
     case(
@@ -727,9 +714,7 @@ CASES = [
     case(
         "channel-version-a-number",
         before_targets("channels:\n  beta: 2026.9\n"),
-        exact(
-            4, ("channels", "beta"), 'must be an exact OpenClaw version string like "2026.9.6"; got 2026.9'
-        ),
+        exact(4, ("channels", "beta"), 'must be an exact OpenClaw version string like "2026.9.6"; got 2026.9'),
     ),
     case(
         "channel-name-invalid",
@@ -874,9 +859,7 @@ def test_render_lists_every_problem_under_a_count() -> None:
     assert len(lines) == 6
     for line, problem in zip(lines[1:], info.value.problems, strict=True):
         assert line.strip() == f"{SOURCE}:{problem.line}: {format_path(problem.path)}: {problem.message}"
-    assert lines[2].strip() == (
-        f"{SOURCE}:11: tenants[1].plan: unknown plan 'gold'; known: basic, enterprise, pro"
-    )
+    assert lines[2].strip() == (f"{SOURCE}:11: tenants[1].plan: unknown plan 'gold'; known: basic, enterprise, pro")
     assert str(info.value) == info.value.render()
 
 
@@ -928,9 +911,7 @@ def time_limit(seconds: int) -> Iterator[None]:
     "text",
     [
         pytest.param(BASE + "extra: &loop [*loop]\n", id="self-referencing-list"),
-        pytest.param(
-            swap("  - id: acme\n", "  - id: acme\n    labels: &l {a: *l}\n"), id="self-referencing-map"
-        ),
+        pytest.param(swap("  - id: acme\n", "  - id: acme\n    labels: &l {a: *l}\n"), id="self-referencing-map"),
     ],
 )
 def test_recursive_aliases_are_a_problem_not_a_crash(text: str) -> None:
@@ -1010,9 +991,7 @@ def test_cli_validate_invalid_file_prints_every_problem(tmp_path: Path) -> None:
     for line, where in ((9, "tenants[0].id"), (11, "tenants[1].plan"), (13, "tenants[2].state")):
         assert f"{path}:{line}: {where}: " in result.output
     assert f"{path}:16: tenants[3].overrides.cpus: 9.0 is above plan 'basic' max 2.0" in result.output
-    assert (
-        f"{path}:18: tenants[4].rotation: Input should be greater than or equal to 0; got -1" in result.output
-    )
+    assert f"{path}:18: tenants[4].rotation: Input should be greater than or equal to 0; got -1" in result.output
     assert "valid (" not in result.output
 
 

@@ -243,8 +243,7 @@ def test_limits_apply_overrides(fleet: Fleet, tenant_id: str, expected: Limits) 
 def test_overrides_up_to_the_plan_max_are_accepted() -> None:
     text = MINIMAL.replace(
         "{id: acme, target: local, model_provider: kimi}",
-        "{id: acme, target: local, model_provider: kimi, "
-        "overrides: {cpus: 2, memory_gib: 4, storage_gib: 20}}",
+        "{id: acme, target: local, model_provider: kimi, overrides: {cpus: 2, memory_gib: 4, storage_gib: 20}}",
     )
     fleet = parse_fleet(text)
     assert fleet.limits(fleet.tenant("acme")) == Limits(cpus=2, memory_gib=4, storage_gib=20)
@@ -258,7 +257,7 @@ def test_heap_is_three_quarters_of_memory(memory_gib: float) -> None:
     heap = heap_mib(memory_gib)
     assert heap == int(memory_gib * 1024 * 0.75)
     assert 0.74 <= heap / (memory_gib * 1024) <= 0.75
-    assert environment(memory_gib, "{}")["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
+    assert environment(memory_gib)["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
 
 
 def test_heap_of_a_tenant(fleet: Fleet) -> None:
@@ -394,9 +393,7 @@ TENANT = "  - {id: acme, target: local, model_provider: kimi}\n"
         pytest.param(MINIMAL.replace("memory_gib: 8", "memory_gib: 2"), id="memory-exactly-at-capacity"),
         pytest.param(MINIMAL.replace("networks: 4", "networks: 2"), id="networks-exactly-at-capacity"),
         pytest.param(
-            MINIMAL.replace("cpus: 4,", "cpus: 1,").replace(
-                "type: docker", "type: docker\n    overcommit: {cpu: 2}"
-            )
+            MINIMAL.replace("cpus: 4,", "cpus: 1,").replace("type: docker", "type: docker\n    overcommit: {cpu: 2}")
             + TENANT.replace("acme", "beta"),
             id="overcommit-allows-more-cpus",
         ),
@@ -414,31 +411,19 @@ TENANT = "  - {id: acme, target: local, model_provider: kimi}\n"
             "images:\n  proxy: docker.io/library/nginx@sha256:" + "a" * 64 + "\n" + MINIMAL,
             id="proxy-pinned-by-digest",
         ),
-        pytest.param(
-            "images:\n  proxy: registry.local:5000/nginx:1.27.5\n" + MINIMAL, id="proxy-registry-with-port"
-        ),
-        pytest.param(
-            "images:\n  openclaw: registry.local:5000/mirror/openclaw\n" + MINIMAL, id="openclaw-mirror"
-        ),
-        pytest.param(
-            MINIMAL.replace("type: docker", "type: docker\n    host: tcp://10.0.0.5:2376"), id="tcp-host"
-        ),
-        pytest.param(
-            MINIMAL.replace("type: docker", "type: docker\n    edge: {address: '::'}"), id="ipv6-edge"
-        ),
+        pytest.param("images:\n  proxy: registry.local:5000/nginx:1.27.5\n" + MINIMAL, id="proxy-registry-with-port"),
+        pytest.param("images:\n  openclaw: registry.local:5000/mirror/openclaw\n" + MINIMAL, id="openclaw-mirror"),
+        pytest.param(MINIMAL.replace("type: docker", "type: docker\n    host: tcp://10.0.0.5:2376"), id="tcp-host"),
+        pytest.param(MINIMAL.replace("type: docker", "type: docker\n    edge: {address: '::'}"), id="ipv6-edge"),
         pytest.param(
             MINIMAL.replace("model_provider: kimi}", "model_provider: kimi, labels: {team: ''}}"),
             id="empty-label-value",
         ),
         pytest.param(
-            MINIMAL.replace(
-                "model_provider: kimi}", "model_provider: kimi, labels: {example.com/team: a.b_c-d}}"
-            ),
+            MINIMAL.replace("model_provider: kimi}", "model_provider: kimi, labels: {example.com/team: a.b_c-d}}"),
             id="prefixed-label",
         ),
-        pytest.param(
-            MINIMAL.replace("model_provider: kimi}", "model_provider: kimi, rotation: 3}"), id="rotation"
-        ),
+        pytest.param(MINIMAL.replace("model_provider: kimi}", "model_provider: kimi, rotation: 3}"), id="rotation"),
         pytest.param(MINIMAL.replace("version: 1", "version: 1  # schema"), id="comments"),
         pytest.param(MINIMAL.replace("\n", "\r\n"), id="crlf-line-endings"),
         pytest.param("\ufeff" + MINIMAL, id="byte-order-mark"),
@@ -446,8 +431,7 @@ TENANT = "  - {id: acme, target: local, model_provider: kimi}\n"
         pytest.param(
             MINIMAL.replace(
                 "tenants:\n" + TENANT,
-                "tenants:\n  - &t {id: acme, target: local, model_provider: kimi}\n"
-                "  - {<<: *t, id: globex}\n",
+                "tenants:\n  - &t {id: acme, target: local, model_provider: kimi}\n  - {<<: *t, id: globex}\n",
             ),
             id="anchors-and-merge-keys",
         ),

@@ -1,4 +1,4 @@
-"""One ContainerSpec → one docker.Container (plus its pids limit, which pulumi-docker cannot set)."""
+"""Docker specs → pulumi-docker resources: networks, volumes, containers and their pids limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from tenants.docker_specs import ContainerSpec
+from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
 
 LabelT = TypeVar("LabelT", docker.ContainerLabelArgs, docker.NetworkLabelArgs, docker.VolumeLabelArgs)
 
@@ -19,13 +19,32 @@ def labels(kind: type[LabelT], mapping: Mapping[str, str]) -> list[LabelT]:
     return [kind(label=k, value=v) for k, v in sorted(mapping.items())]
 
 
+def network(logical_name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
+    return docker.Network(
+        logical_name,
+        name=spec.name,
+        driver="bridge",
+        internal=spec.internal,
+        options=dict(spec.options),
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.subnet)] if spec.subnet else None,
+        labels=labels(docker.NetworkLabelArgs, spec.labels),
+        opts=opts,
+    )
+
+
+def volume(logical_name: str, spec: VolumeSpec, opts: pulumi.ResourceOptions) -> docker.Volume:
+    """Data is never deleted by editing tenants.yaml; purging a volume is a separate, explicit act."""
+    return docker.Volume(
+        logical_name,
+        name=spec.name,
+        labels=labels(docker.VolumeLabelArgs, spec.labels),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
+
+
 def _envs(spec: ContainerSpec, secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[list[str]]:
     plain = [f"{k}={v}" for k, v in sorted(spec.env.items())]
-    wired = {
-        var: pulumi.Output.secret(secrets[ref])
-        for var, ref in sorted(spec.secret_env.items())
-        if ref in secrets
-    }
+    wired = {var: pulumi.Output.secret(secrets[ref]) for var, ref in sorted(spec.secret_env.items()) if ref in secrets}
     if not wired:
         return pulumi.Output.from_input(plain)
     names = list(wired)
@@ -73,19 +92,14 @@ def container(
         log_opts=dict(spec.log_opts),
         labels=labels(docker.ContainerLabelArgs, spec.labels),
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n) for n in networks],
-        volumes=[
-            docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path)
-            for m in spec.mounts
-        ],
+        volumes=[docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path) for m in spec.mounts],
         uploads=[
             docker.ContainerUploadArgs(
                 file=u.path, content=u.content, owner=str(u.owner), group=str(u.group), permissions=u.mode
             )
             for u in spec.uploads
         ],
-        ports=[
-            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip) for p in spec.ports
-        ],
+        ports=[docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip) for p in spec.ports],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(hc.test),
             interval=f"{hc.interval_s}s",
