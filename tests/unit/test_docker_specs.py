@@ -40,7 +40,7 @@ def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
     edge = ds.edge_spec(fleet, "local", fleet.tenants)
     conf = edge.container.uploads[0].content
     hosts = set(server_blocks(conf)) - {"_"}
-    active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active"}
+    active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active" and t.target == "local"}
     assert hosts == active == {"acme.localhost", "globex.localhost", "initech.localhost"}
     assert [r.tenant_id for r in edge.routes] == ["acme", "globex", "initech"]
     assert edge.container.networks == (
