@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from .docker_specs import fleet_specs
 from .errors import FleetError
+from .k8s_specs import render_manifests
 from .load import load_fleet
 from .model import Fleet
 from .stack import ALL_SHARDS, select_shard
@@ -56,6 +58,29 @@ def render_docker(
         err.print(str(exc), markup=False)
         raise typer.Exit(1) from None
     print(json.dumps(fleet_specs(fleet, selected), indent=2, sort_keys=True))
+
+
+@render_app.command("kubernetes")
+def render_kubernetes(
+    tenants: TenantsOpt = Path("tenants.yaml"),
+    out: Annotated[Path | None, typer.Option(help="Write <tenant id>.yaml files here instead of stdout.")] = None,
+    shard: Annotated[str, typer.Option(help="Only this shard's tenants.")] = ALL_SHARDS,
+) -> None:
+    """Write every manifest of every Kubernetes tenant as YAML, secret values redacted."""
+    fleet = _load(tenants)
+    try:
+        selected = select_shard(fleet, shard)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+    rendered = render_manifests(fleet, selected)
+    if out is None:
+        sys.stdout.write("".join(rendered.values()))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for tenant_id, text in rendered.items():
+        (out / f"{tenant_id}.yaml").write_text(text)
+    err.print(f"wrote {len(rendered)} tenant files to {out}", markup=False)
 
 
 if __name__ == "__main__":
