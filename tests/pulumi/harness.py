@@ -46,7 +46,8 @@ class ProgramRun:
         return found
 
     def urns(self) -> set[str]:
-        return {r.urn for r in self.resources}
+        """Every URN the program registered (the root stack is the runtime's, not the program's)."""
+        return {r.urn for r in self.resources if r.type != "pulumi:pulumi:Stack"}
 
 
 def _unwrap(value: Any) -> tuple[Any, bool]:
