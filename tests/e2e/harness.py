@@ -95,9 +95,7 @@ class Applier:
             found.remove(force=True)
 
     def _container(self, spec: ds.ContainerSpec, secrets: Mapping[str, str]) -> Container:
-        want = (
-            digest(spec) + hashlib.sha256(json.dumps(dict(secrets), sort_keys=True).encode()).hexdigest()[:8]
-        )
+        want = digest(spec) + hashlib.sha256(json.dumps(dict(secrets), sort_keys=True).encode()).hexdigest()[:8]
         found = self._find(spec.name)
         if found is not None and found.labels.get(DIGEST_LABEL) == want:
             return found

@@ -73,9 +73,7 @@ def apply(applier: Applier, fleet: Fleet) -> None:
     wait_until(edge_answers, timeout_s=30, interval_s=0.2)
 
 
-def read_volume(
-    engine: docker.DockerClient, fleet: Fleet, volume: str, path: str, labels: dict[str, str]
-) -> str:
+def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: str, labels: dict[str, str]) -> str:
     """Read a file from a tenant volume with a throwaway, network-less container of the same image."""
     image = f"{fleet.images.openclaw}:{fleet.channels['stable']}"
     output = engine.containers.run(
@@ -120,9 +118,7 @@ def test_websocket_connect_needs_the_tenants_own_token(applied: Applier, fleet: 
 # --- 3. isolation ----------------------------------------------------------------------------------
 
 
-def test_a_tenant_cannot_reach_another_by_name_or_by_ip(
-    applied: Applier, engine: docker.DockerClient
-) -> None:
+def test_a_tenant_cannot_reach_another_by_name_or_by_ip(applied: Applier, engine: docker.DockerClient) -> None:
     a = engine.containers.get(ds.container_name(BASIC))
     b = engine.containers.get(ds.container_name(PRO))
     b_ip = b.attrs["NetworkSettings"]["Networks"][ds.network_name(PRO)]["IPAddress"]

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        shutil.which("pulumi") is None, reason="the pulumi CLI is not installed on this machine"
-    ),
+    pytest.mark.skipif(shutil.which("pulumi") is None, reason="the pulumi CLI is not installed on this machine"),
 ]
 
 
@@ -42,10 +40,7 @@ def test_preview_of_the_example_fleet_creates_every_tenant(tmp_path: Path) -> No
     assert pulumi(["stack", "init", stack], env).returncode == 0
     try:
         for key, value in (("tenantsFile", "tenants.yaml"), ("domain", "localhost")):
-            assert (
-                pulumi(["config", "set", "--stack", stack, f"openclaw-tenants:{key}", value], env).returncode
-                == 0
-            )
+            assert pulumi(["config", "set", "--stack", stack, f"openclaw-tenants:{key}", value], env).returncode == 0
         preview = pulumi(["preview", "--stack", stack, "--diff"], env)
         assert preview.returncode == 0, preview.stderr[-3000:]
         for name in (

@@ -112,9 +112,7 @@ FLEETS = st.fixed_dictionaries(
     optional={
         "targets": st.dictionaries(
             st.sampled_from(["local", "Local", 3]),
-            st.fixed_dictionaries(
-                {"type": st.sampled_from(["docker", "k8s"])}, optional={"capacity": VALUES}
-            ),
+            st.fixed_dictionaries({"type": st.sampled_from(["docker", "k8s"])}, optional={"capacity": VALUES}),
             max_size=2,
         )
         | VALUES,

@@ -94,9 +94,7 @@ def test_entropy_is_not_checked_in_structured_fields() -> None:
     data = {
         "images": {"proxy": digest, "openclaw": "ghcr.io/OpenClaw/openclaw"},
         "domain": "Xk9-tenants-2026-Prod.example.com",
-        "targets": {
-            "local": {"host": "tcp://Docker-Host-01.example.com:2376", "address_pools": ["10.0.0.0/8"]}
-        },
+        "targets": {"local": {"host": "tcp://Docker-Host-01.example.com:2376", "address_pools": ["10.0.0.0/8"]}},
     }
     assert found(data) == []
     assert [p for p, _ in found({"tenants": [{"labels": {"digest": HEX_TOKEN}}]})] == [
@@ -161,9 +159,7 @@ def test_non_string_scalars_are_ignored() -> None:
     assert found({"a": 1, "b": 2.5, "c": None, "d": True, "e": [1, 2, 3], 7: {"f": 10**30}}) == []
 
 
-@pytest.mark.parametrize(
-    "value", [RANDOM_TOKEN, HEX_TOKEN, "Kp9/Lx+W4rB7nYc3HdF=Zq8vT2m", "aB3dE6gH9jK2mN5pQ8sT1vW4"]
-)
+@pytest.mark.parametrize("value", [RANDOM_TOKEN, HEX_TOKEN, "Kp9/Lx+W4rB7nYc3HdF=Zq8vT2m", "aB3dE6gH9jK2mN5pQ8sT1vW4"])
 def test_looks_random(value: str) -> None:
     assert looks_random(value)
 
