@@ -175,7 +175,11 @@ def volume_spec(fleet: Fleet, tenant: Tenant) -> VolumeSpec:
 
 def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
     target = docker_target(fleet, tenant)
-    return openclaw.render_config(openclaw.gateway_config(fleet.url(tenant), target.address_pools))
+    return openclaw.render_config(
+        openclaw.gateway_config(
+            fleet.url(tenant), target.address_pools, tenant.model_provider, fleet.plans[tenant.plan].profile
+        )
+    )
 
 
 def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:

@@ -77,7 +77,11 @@ def _selector(tenant: Tenant) -> dict[str, str]:
 
 def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
     target = k8s_target(fleet, tenant)
-    return openclaw.render_config(openclaw.gateway_config(fleet.url(tenant), target.trusted_proxies))
+    return openclaw.render_config(
+        openclaw.gateway_config(
+            fleet.url(tenant), target.trusted_proxies, tenant.model_provider, fleet.plans[tenant.plan].profile
+        )
+    )
 
 
 def namespace(tenant: Tenant) -> Manifest:

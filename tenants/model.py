@@ -14,6 +14,7 @@ SCHEMA_VERSION = 1
 ModelProvider = Literal["kimi", "minimax", "anthropic", "openai", "openrouter"]
 TenantState = Literal["active", "suspended", "offboarded"]
 Egress = Literal["direct", "none"]
+Profile = Literal["standard", "lean"]
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 TENANT_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{1,38}[a-z0-9])$")
@@ -109,6 +110,8 @@ class Plan(Frozen):
     rate_limit_rps: Annotated[int, Field(strict=True, ge=1, le=100_000)]
     burst: Annotated[int, Field(strict=True, ge=0, le=100_000)]
     monthly_price: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
+    # Gateway runtime profile: "lean" loads only the plugins a hosted tenant uses (see bench/RESULTS.md).
+    profile: Profile = "standard"
 
 
 class Capacity(Frozen):

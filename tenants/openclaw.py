@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .model import ModelProvider
+from .model import ModelProvider, Profile
 
 PORT = 18789
 UID = 1000
@@ -75,9 +75,26 @@ def environment(memory_gib: float) -> dict[str, str]:
     }
 
 
-def gateway_config(public_url: str, trusted_proxies: Sequence[str]) -> dict[str, Any]:
-    """openclaw.json for a hosted tenant; the token itself stays in the environment."""
-    return {
+# Bundled provider plugins by model provider; Kimi's (Moonshot) is not bundled with the gateway.
+PROVIDER_PLUGIN: Mapping[ModelProvider, str | None] = {
+    "kimi": None,
+    "minimax": "minimax",
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "openrouter": "openrouter",
+}
+# What a hosted tenant needs of the bundled plugins in the lean profile: memory and device pairing.
+LEAN_PLUGINS: tuple[str, ...] = ("memory-core", "device-pair")
+
+
+def gateway_config(
+    public_url: str, trusted_proxies: Sequence[str], provider: ModelProvider, profile: Profile = "standard"
+) -> dict[str, Any]:
+    """openclaw.json for a hosted tenant; the token itself stays in the environment.
+
+    The lean profile loads only the plugins a hosted tenant uses, instead of every bundled one.
+    """
+    config: dict[str, Any] = {
         "gateway": {
             "mode": "local",
             "bind": "lan",
@@ -87,6 +104,10 @@ def gateway_config(public_url: str, trusted_proxies: Sequence[str]) -> dict[str,
             "trustedProxies": list(trusted_proxies),
         }
     }
+    if profile == "lean":
+        plugin = PROVIDER_PLUGIN[provider]
+        config["plugins"] = {"allow": sorted({*LEAN_PLUGINS, *([plugin] if plugin else [])})}
+    return config
 
 
 def render_config(config: Mapping[str, Any]) -> str:

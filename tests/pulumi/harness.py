@@ -112,8 +112,10 @@ def run_program(
     tenants_file: Path,
     config: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
+    program: Path = ROOT / "__main__.py",
 ) -> ProgramRun:
-    """Evaluate __main__.py once against a fleet file; returns every registration and the exports."""
+    """Evaluate a program (the project's own by default) once against a fleet file; returns every
+    registration and the exports."""
     run = ProgramRun()
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=_RecordingMonitor(mocks, run))
@@ -132,12 +134,12 @@ def run_program(
         real_export(name, value)
 
     @pulumi.runtime.test
-    def program() -> pulumi.Output[Any]:
+    def evaluate() -> pulumi.Output[Any]:
         pulumi.export = capture  # type: ignore[assignment]
         cwd = os.getcwd()
         try:
             os.chdir(ROOT)
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            runpy.run_path(str(program), run_name="__main__")
         finally:
             os.chdir(cwd)
             pulumi.export = real_export
@@ -155,5 +157,5 @@ def run_program(
         pulumi.Output.from_input(secrets_of())
         return pulumi.Output.all(*outputs).apply(record)
 
-    program()
+    evaluate()
     return run

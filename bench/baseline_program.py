@@ -1,0 +1,64 @@
+"""Baseline for the program-evaluation benchmark: the same resources, registered directly.
+
+No fleet model, no spec builders, no components: per tenant it creates the resource types the real
+program creates (read from the fleet file only to know the tenant ids and the backend), with
+constant arguments of the same shape.
+"""
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from ruamel.yaml import YAML
+
+config = pulumi.Config("openclaw-tenants")
+with open(config.require("tenantsFile")) as handle:
+    data = YAML(typ="safe").load(handle)
+backend = next(iter(data["targets"].values()))["type"]
+ids = [t["id"] for t in data["tenants"]]
+
+if backend == "docker":
+    provider = docker.Provider("docker", host="unix:///var/run/docker.sock")
+    opts = pulumi.ResourceOptions(provider=provider)
+    image = docker.RemoteImage("image", name="ghcr.io/openclaw/openclaw:2026.9.6", keep_locally=True, opts=opts)
+    for tid in ids:
+        token = random.RandomPassword(f"{tid}-token", length=48, special=False, keepers={"rotation": "0"})
+        volume = docker.Volume(f"{tid}-state", name=f"openclaw-{tid}-state", opts=opts)
+        network = docker.Network(f"{tid}-network", name=f"tenant-{tid}", internal=False, opts=opts)
+        container = docker.Container(
+            f"{tid}-gateway",
+            name=f"openclaw-{tid}",
+            image=image.name,
+            envs=token.result.apply(lambda t: [f"OPENCLAW_GATEWAY_TOKEN={t}"]),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/home/node/.openclaw")],
+            memory=2048,
+            cpus="1",
+            opts=opts,
+        )
+        command.local.Command(f"{tid}-pids-limit", create="docker update --pids-limit 512", triggers=[container.id])
+    edge_net = docker.Network("edge-network", name="openclaw-edge", opts=opts)
+    edge = docker.Container("edge-proxy", name="openclaw-edge", image=image.name, opts=opts)
+    command.local.Command("edge-pids-limit", create="docker update --pids-limit 256", triggers=[edge.id])
+else:
+    provider = k8s.Provider("k8s", context="bench")
+    opts = pulumi.ResourceOptions(provider=provider)
+    for tid in ids:
+        ns = f"tenant-{tid}"
+        meta = {"name": "x", "namespace": ns}
+        token = random.RandomPassword(f"{tid}-token", length=48, special=False, keepers={"rotation": "0"})
+        k8s.core.v1.Namespace(f"{tid}-namespace", metadata={"name": ns}, opts=opts)
+        k8s.core.v1.ResourceQuota(f"{tid}-quota", metadata=meta, spec={"hard": {"pods": "2"}}, opts=opts)
+        k8s.core.v1.LimitRange(f"{tid}-limits", metadata=meta, spec={"limits": []}, opts=opts)
+        k8s.networking.v1.NetworkPolicy(f"{tid}-default-deny", metadata=meta, spec={"podSelector": {}}, opts=opts)
+        k8s.networking.v1.NetworkPolicy(f"{tid}-gateway-traffic", metadata=meta, spec={"podSelector": {}}, opts=opts)
+        k8s.core.v1.ServiceAccount(f"{tid}-service-account", metadata=meta, opts=opts)
+        k8s.core.v1.Secret(f"{tid}-secret", metadata=meta, string_data={"t": token.result}, opts=opts)
+        k8s.core.v1.ConfigMap(f"{tid}-config", metadata=meta, data={"openclaw.json": "{}"}, opts=opts)
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{tid}-state", metadata=meta, spec={"accessModes": ["ReadWriteOnce"]}, opts=opts
+        )
+        k8s.apps.v1.Deployment(f"{tid}-deployment", metadata=meta, spec={"replicas": 1}, opts=opts)
+        k8s.core.v1.Service(f"{tid}-service", metadata=meta, spec={"type": "ClusterIP"}, opts=opts)
+        k8s.networking.v1.Ingress(f"{tid}-ingress", metadata=meta, spec={"rules": []}, opts=opts)
