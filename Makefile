@@ -11,7 +11,7 @@ PASSFILE := $(CURDIR)/.pulumi-passphrase
 PULUMI_ENV := PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE) \
               PULUMI_SKIP_UPDATE_CHECK=true
 
-.PHONY: help venv test lint engine stack up preview destroy outputs clean
+.PHONY: help venv test lint engine tools stack up preview destroy outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
@@ -36,8 +36,12 @@ lint: venv
 engine:
 	@bash scripts/ensure-docker.sh || echo "make test: no Docker engine; the end-to-end tests will be skipped"
 
+# checkov lives in its own tool environment (its pins clash with the project's).
+tools:
+	@bash scripts/install-checkov.sh
+
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
-test: lint engine
+test: lint engine tools
 	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 
 # --- the dev stack ---------------------------------------------------------------
