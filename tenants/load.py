@@ -259,6 +259,7 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     tenants = _tenants(raw_tenants, defaults, broken_defaults, out)
     known = _Known(plans, broken_plans, targets, channels)
     _check_defaults(defaults, known, out)
+    _check_runtime_classes(targets, known, out)
     _check_references(tenants, known, out)
     _check_capacity(tenants, plans, targets, out)
 
@@ -440,6 +441,14 @@ def _check_defaults(defaults: Defaults, known: _Known, out: _Collector) -> None:
 
 def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "(none)"
+
+
+def _check_runtime_classes(targets: Mapping[str, Target], known: _Known, out: _Collector) -> None:
+    for name, target in targets.items():
+        for plan in target.runtime_class if isinstance(target, KubernetesTarget) else {}:
+            message = known.unknown("plan", plan)
+            if message:
+                out.add(("targets", name, "runtime_class", plan), message)
 
 
 def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) -> None:

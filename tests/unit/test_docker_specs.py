@@ -156,3 +156,16 @@ def test_edge_subnet_inside_the_trusted_pools_is_refused() -> None:
     )
     with pytest.raises(FleetError, match=r"edge.subnet 10.255.255.0/24 overlaps address pool 10.0.0.0/8"):
         parse_fleet(text)
+
+
+def test_target_settings_a_backend_cannot_use_are_refused() -> None:
+    text = (ROOT / "tenants.yaml").read_text()
+    docker_external_dns = text.replace("    egress: direct\n", "    egress: direct\n    dns: {mode: external-dns}\n", 1)
+    with pytest.raises(FleetError, match=r"targets\.local\.dns: dns mode external-dns needs a Kubernetes target"):
+        parse_fleet(docker_external_dns)
+    unknown_plan = text.replace("runtime_class: {enterprise: gvisor}", "runtime_class: {platinum: gvisor}")
+    with pytest.raises(FleetError, match=r"targets\.cluster-eu\.runtime_class\.platinum: unknown plan 'platinum'"):
+        parse_fleet(unknown_plan)
+    both = text.replace("    kubeconfig_secret: clusterEuKubeconfig", "    kubeconfig_secret: k\n    context: prod")
+    with pytest.raises(FleetError, match="set exactly one of kubeconfig_secret"):
+        parse_fleet(both)
