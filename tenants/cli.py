@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from .docker_specs import fleet_specs
+from .edit_cli import register as register_edits
 from .errors import FleetError
 from .k8s_specs import render_manifests
 from .load import load_fleet
@@ -20,6 +21,7 @@ from .stack import ALL_SHARDS, select_shard
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Manage an OpenClaw tenant fleet.")
 render_app = typer.Typer(no_args_is_help=True, help="Print what each tenant gets.")
 app.add_typer(render_app, name="render")
+register_edits(app)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)

@@ -152,7 +152,11 @@ class Edge(Frozen):
     @field_validator("address")
     @classmethod
     def _ip(cls, value: str) -> str:
-        ipaddress.ip_address(value)
+        if ipaddress.ip_address(value).is_unspecified:
+            raise ValueError(
+                f"{value!r} publishes on every host address; name the address to listen on "
+                "(127.0.0.1 behind a local load balancer, or the host's public address)"
+            )
         return value
 
 

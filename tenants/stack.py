@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from .model import DockerTarget, Edge, Fleet, Tenant, check_domain
 
 ALL_SHARDS = ""
@@ -53,12 +55,17 @@ def apply_overrides(fleet: Fleet, settings: StackSettings) -> Fleet:
     given = (("address", settings.edge_address), ("port", settings.edge_port))
     edge = {k: v for k, v in given if v is not None}
     if edge:
-        update["targets"] = {
-            name: target.model_copy(update={"edge": Edge.model_validate(target.edge.model_dump() | edge)})
-            if isinstance(target, DockerTarget)
-            else target
-            for name, target in fleet.targets.items()
-        }
+        try:
+            update["targets"] = {
+                name: target.model_copy(update={"edge": Edge.model_validate(target.edge.model_dump() | edge)})
+                if isinstance(target, DockerTarget)
+                else target
+                for name, target in fleet.targets.items()
+            }
+        except ValidationError as exc:
+            reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            key = "edgeAddress" if settings.edge_address is not None else "edgePort"
+            raise ValueError(f"openclaw-tenants:{key}: {reasons}") from None
     return fleet.model_copy(update=update)
 
 

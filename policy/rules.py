@@ -1,0 +1,526 @@
+"""The isolation invariants of openclaw-tenants, as plain functions over what the engine sees.
+
+A resource check takes a resource type token and the resource's input properties (camelCase, as the
+Pulumi engine hands them to a policy pack) and returns violation messages; an empty list means the
+resource complies. A stack check takes every resource of the stack and returns `Violation`s, each
+naming the resource it is about. The policy pack (`__main__.py`) only wraps these functions, and the
+tests call them with hand-built properties.
+
+Properties arrive as mappings and sequences (the policy SDK's proxies, not dict and list), and
+reading a value that is unknown during a preview raises the SDK's UnknownValueError: checks read
+only the properties they judge, so an unknown value elsewhere never stops them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+Props = Mapping[str, Any]
+
+DOCKER_CONTAINER = "docker:index/container:Container"
+DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+INGRESS_TYPES = frozenset(
+    {
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        "kubernetes:networking.k8s.io/v1beta1:Ingress",
+        "kubernetes:extensions/v1beta1:Ingress",
+    }
+)
+
+TENANT_LABEL = "openclaw.io/tenant"
+COMPONENT_LABEL = "openclaw.io/component"
+EDGE_COMPONENT = "edge"
+TENANT_NAMESPACE_PREFIX = "tenant-"
+
+# Where each Kubernetes workload kind keeps its pod spec (Patch and List kinds are not judged).
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+HOST_NAMESPACE_MODES = ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
+
+
+class StackResource(NamedTuple):
+    """One resource of the stack, as a stack check sees it."""
+
+    resource_type: str
+    props: Props
+    urn: str = ""
+
+
+class Violation(NamedTuple):
+    message: str
+    urn: str | None = None
+
+
+# --- reading properties ------------------------------------------------------------------------
+
+
+def _map(value: Any) -> Props:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _seq(value: Any) -> Sequence[Any]:
+    return value if isinstance(value, Sequence) and not isinstance(value, str | bytes) else ()
+
+
+def _path(props: Props, path: Sequence[str]) -> Props:
+    node = props
+    for key in path:
+        node = _map(node.get(key))
+    return node
+
+
+def docker_labels(props: Props) -> dict[str, str]:
+    """A Docker resource's labels ([{label, value}, ...]) as a dict."""
+    return {str(item.get("label")): str(item.get("value")) for item in map(_map, _seq(props.get("labels")))}
+
+
+def is_edge_proxy(props: Props) -> bool:
+    labels = docker_labels(props)
+    return labels.get(COMPONENT_LABEL) == EDGE_COMPONENT and TENANT_LABEL not in labels
+
+
+def docker_who(props: Props) -> str:
+    labels = docker_labels(props)
+    if TENANT_LABEL in labels:
+        return f"tenant {labels[TENANT_LABEL]!r} container"
+    if is_edge_proxy(props):
+        return "edge proxy container"
+    return f"container {props.get('name')!r}"
+
+
+def pod_spec(resource_type: str, props: Props) -> Props | None:
+    """The pod spec of a Kubernetes workload; None for anything else."""
+    if not resource_type.startswith("kubernetes:"):
+        return None
+    path = POD_SPEC_PATHS.get(resource_type.rsplit(":", 1)[-1])
+    return None if path is None else _path(props, path)
+
+
+def pod_containers(spec: Props, lists: Sequence[str] = CONTAINER_LISTS) -> Iterator[tuple[str, Props]]:
+    """(`containers[0] (gateway)`, container) for every container of a pod spec."""
+    for key in lists:
+        for index, container in enumerate(map(_map, _seq(spec.get(key)))):
+            yield f"{key}[{index}] ({container.get('name', '?')})", container
+
+
+def _workload(resource_type: str, props: Props) -> tuple[Props, list[tuple[str, Props]]] | None:
+    spec = pod_spec(resource_type, props)
+    return None if spec is None else (spec, list(pod_containers(spec)))
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+# --- images ------------------------------------------------------------------------------------
+
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+# An exact release: three numeric parts (1.27.5, 2026.9.6, v1.2.3), optionally with a suffix
+# (1.27.5-alpine, 1.2.3-rc.1). `1.27`, `1`, `stable` and `latest` move and are refused.
+EXACT_VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+([._+-][0-9A-Za-z._+-]*)?$")
+
+
+def image_problem(image: Any) -> str | None:
+    """Why an image reference is not pinned to one exact version, or None when it is."""
+    if not isinstance(image, str) or not image.strip():
+        return "has no image"
+    if DIGEST.search(image) or IMAGE_ID.match(image):
+        return None
+    if "@" in image:
+        return f"image {image!r} has a malformed digest; use @sha256:<64 hex digits>"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return f"image {image!r} has no tag, which means ':latest'; pin an exact version (repo:1.2.3) or a digest"
+    tag = last.rsplit(":", 1)[1]
+    if tag.lower() == "latest":
+        return f"image {image!r} uses the moving tag 'latest'; pin an exact version (repo:1.2.3) or a digest"
+    if not EXACT_VERSION_TAG.match(tag):
+        return (
+            f"image {image!r}: tag {tag!r} is not an exact version (x.y.z) and may move; "
+            "pin an exact version (repo:1.2.3) or a digest"
+        )
+    return None
+
+
+# --- resource checks ---------------------------------------------------------------------------
+
+
+def run_as_non_root(resource_type: str, props: Props) -> list[str]:
+    """Containers run as a numeric, non-zero uid (Docker `user`; Kubernetes runAsNonRoot, runAsUser)."""
+    if resource_type == DOCKER_CONTAINER:
+        user = props.get("user")
+        who = docker_who(props)
+        if not isinstance(user, str) or not user.strip():
+            return [
+                f"{who} sets no user and runs as the image's default user; set user to a numeric uid like 1000:1000"
+            ]
+        uid = user.split(":", 1)[0].strip()
+        if not uid.isdigit():
+            return [f"{who} runs as user {user!r}; use a numeric uid so it is provably not root"]
+        if int(uid) == 0:
+            return [f"{who} runs as root (user {user!r})"]
+        return []
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    spec, containers = workload
+    pod = _map(spec.get("securityContext"))
+    problems = []
+    if pod.get("runAsUser") is not None and _number(pod.get("runAsUser")) == 0:
+        problems.append("pod securityContext.runAsUser is 0 (root)")
+    for where, container in containers:
+        ctx = _map(container.get("securityContext"))
+        non_root = ctx.get("runAsNonRoot") if ctx.get("runAsNonRoot") is not None else pod.get("runAsNonRoot")
+        if non_root is not True:
+            problems.append(f"{where}: runAsNonRoot is not true (in the container or the pod securityContext)")
+        if ctx.get("runAsUser") is not None and _number(ctx.get("runAsUser")) == 0:
+            problems.append(f"{where}: securityContext.runAsUser is 0 (root)")
+    return problems
+
+
+def drop_all_capabilities(resource_type: str, props: Props) -> list[str]:
+    """Every capability is dropped and none is added back."""
+    if resource_type == DOCKER_CONTAINER:
+        caps = _map(props.get("capabilities"))
+        who = docker_who(props)
+        problems = []
+        if "ALL" not in {str(c).upper() for c in _seq(caps.get("drops"))}:
+            problems.append(f"{who} does not drop all capabilities (capabilities.drops must include ALL)")
+        if _seq(caps.get("adds")):
+            problems.append(f"{who} adds capabilities back: {', '.join(map(str, _seq(caps.get('adds'))))}")
+        return problems
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    problems = []
+    for where, container in workload[1]:
+        caps = _map(_map(container.get("securityContext")).get("capabilities"))
+        if "ALL" not in {str(c).upper() for c in _seq(caps.get("drop"))}:
+            problems.append(f"{where}: securityContext.capabilities.drop must include ALL")
+        if _seq(caps.get("add")):
+            problems.append(f"{where}: adds capabilities back: {', '.join(map(str, _seq(caps.get('add'))))}")
+    return problems
+
+
+def no_privileged_mode(resource_type: str, props: Props) -> list[str]:
+    """No privileged containers, and no way to gain privileges (no-new-privileges; no escalation)."""
+    if resource_type == DOCKER_CONTAINER:
+        who = docker_who(props)
+        problems = []
+        if _is_true(props.get("privileged")):
+            problems.append(f"{who} runs privileged")
+        opts = {str(o).replace("=", ":").lower() for o in _seq(props.get("securityOpts"))}
+        if not opts & {"no-new-privileges", "no-new-privileges:true"}:
+            problems.append(f"{who} lacks securityOpts no-new-privileges:true")
+        return problems
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    problems = []
+    for where, container in workload[1]:
+        ctx = _map(container.get("securityContext"))
+        if _is_true(ctx.get("privileged")):
+            problems.append(f"{where}: runs privileged")
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: securityContext.allowPrivilegeEscalation must be false")
+    return problems
+
+
+def no_host_access(resource_type: str, props: Props) -> list[str]:
+    """No host namespaces, host paths, devices, host ports, or another container's namespaces/volumes."""
+    if resource_type == DOCKER_CONTAINER:
+        return _docker_host_access(props)
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    spec, containers = workload
+    problems = [
+        f"pod spec sets {key}: true" for key in ("hostNetwork", "hostPID", "hostIPC") if _is_true(spec.get(key))
+    ]
+    for volume in map(_map, _seq(spec.get("volumes"))):
+        if volume.get("hostPath") is not None:
+            problems.append(
+                f"volume {volume.get('name')!r} mounts the host path {_map(volume.get('hostPath')).get('path')!r}"
+            )
+    for where, container in containers:
+        for port in map(_map, _seq(container.get("ports"))):
+            if _number(port.get("hostPort")):
+                problems.append(f"{where}: binds host port {port.get('hostPort')}")
+    return problems
+
+
+def _docker_host_access(props: Props) -> list[str]:
+    who = docker_who(props)
+    problems = []
+    for key in HOST_NAMESPACE_MODES:
+        mode = props.get(key)
+        if isinstance(mode, str) and (mode == "host" or mode.startswith("container:")):
+            problems.append(f"{who} shares a namespace: {key} is {mode!r}")
+    for volume in map(_map, _seq(props.get("volumes"))):
+        if volume.get("hostPath"):
+            problems.append(f"{who} mounts the host path {volume.get('hostPath')!r}")
+        if volume.get("fromContainer"):
+            problems.append(f"{who} mounts the volumes of container {volume.get('fromContainer')!r}")
+    for mount in map(_map, _seq(props.get("mounts"))):
+        if mount.get("type") == "bind":
+            problems.append(f"{who} bind-mounts the host path {mount.get('source')!r}")
+    for device in map(_map, _seq(props.get("devices"))):
+        problems.append(f"{who} maps the host device {device.get('hostPath')!r}")
+    return problems
+
+
+def resource_limits(resource_type: str, props: Props) -> list[str]:
+    """A memory and a CPU limit on every container."""
+    if resource_type == DOCKER_CONTAINER:
+        who = docker_who(props)
+        problems = []
+        memory = _number(props.get("memory"))
+        if memory is None or memory <= 0:
+            problems.append(f"{who} has no memory limit (memory, in MB)")
+        cpus = _number(props.get("cpus"))
+        if cpus is None or cpus <= 0:
+            problems.append(f"{who} has no CPU limit (cpus)")
+        return problems
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    problems = []
+    for where, container in pod_containers(workload[0], ("initContainers", "containers")):
+        limits = _map(_map(container.get("resources")).get("limits"))
+        missing = [kind for kind in ("cpu", "memory") if not limits.get(kind)]
+        if missing:
+            problems.append(f"{where}: no {' or '.join(missing)} limit in resources.limits")
+    return problems
+
+
+def pinned_images(resource_type: str, props: Props) -> list[str]:
+    """Images are pinned to an exact version or a digest: no `latest`, no bare name, no moving tag."""
+    if resource_type == DOCKER_CONTAINER:
+        problem = image_problem(props.get("image"))
+        return [f"{docker_who(props)}: {problem}"] if problem else []
+    if resource_type == DOCKER_REMOTE_IMAGE:
+        problem = image_problem(props.get("name"))
+        return [f"remote image: {problem}"] if problem else []
+    workload = _workload(resource_type, props)
+    if workload is None:
+        return []
+    return [f"{where}: {problem}" for where, c in workload[1] if (problem := image_problem(c.get("image")))]
+
+
+def _unspecified(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def no_public_ports(resource_type: str, props: Props) -> list[str]:
+    """Only the edge proxy publishes ports, and only on an explicit host address (never 0.0.0.0 or ::)."""
+    if resource_type != DOCKER_CONTAINER:
+        return []
+    who = docker_who(props)
+    problems = []
+    if _is_true(props.get("publishAllPorts")):
+        problems.append(f"{who} sets publishAllPorts, which publishes every exposed port on all host addresses")
+    ports = [_map(p) for p in _seq(props.get("ports"))]
+    if ports and not is_edge_proxy(props):
+        problems.append(f"{who} publishes ports; only the edge proxy may, and tenants are reached through it")
+    for port in ports:
+        ip = port.get("ip")
+        published = f"{port.get('external', '?')}->{port.get('internal', '?')}"
+        if not isinstance(ip, str) or not ip.strip():
+            problems.append(f"{who} publishes port {published} without an ip, which means every host address")
+        elif _unspecified(ip):
+            problems.append(f"{who} publishes port {published} on {ip}, every host address; name one address")
+        else:
+            try:
+                ipaddress.ip_address(ip.strip("[]"))
+            except ValueError:
+                problems.append(f"{who} publishes port {published} on {ip!r}, which is not an IP address")
+    return problems
+
+
+# --- stack checks ------------------------------------------------------------------------------
+
+
+def _metadata(props: Props) -> Props:
+    return _map(props.get("metadata"))
+
+
+def is_tenant_namespace(props: Props) -> bool:
+    meta = _metadata(props)
+    name = meta.get("name")
+    named = isinstance(name, str) and name.startswith(TENANT_NAMESPACE_PREFIX)
+    return TENANT_LABEL in _map(meta.get("labels")) or named
+
+
+def is_default_deny(props: Props) -> bool:
+    """podSelector {} (every pod), policyTypes Ingress and Egress, and no rule letting anything through."""
+    spec = _map(props.get("spec"))
+    selector = spec.get("podSelector")
+    selects_all = (
+        isinstance(selector, Mapping)
+        and not _map(selector.get("matchLabels"))
+        and not _seq(selector.get("matchExpressions"))
+    )
+    types = {str(t) for t in _seq(spec.get("policyTypes"))}
+    no_rules = not _seq(spec.get("ingress")) and not _seq(spec.get("egress"))
+    return selects_all and {"Ingress", "Egress"} <= types and no_rules
+
+
+def tenant_namespace_guardrails(resources: Sequence[StackResource]) -> list[Violation]:
+    """Every tenant namespace holds a ResourceQuota, a LimitRange and a default-deny NetworkPolicy."""
+    namespaces: dict[str, str] = {}
+    violations = []
+    for r in resources:
+        if r.resource_type == NAMESPACE and is_tenant_namespace(r.props):
+            name = _metadata(r.props).get("name")
+            if isinstance(name, str) and name:
+                namespaces[name] = r.urn
+            else:
+                violations.append(Violation("tenant namespace has no metadata.name to hold its guardrails", r.urn))
+    found: dict[str, set[str]] = defaultdict(set)
+    for r in resources:
+        namespace = _metadata(r.props).get("namespace")
+        spec = _map(r.props.get("spec"))
+        if r.resource_type == RESOURCE_QUOTA and _map(spec.get("hard")):
+            found["a ResourceQuota with spec.hard"].add(namespace)
+        elif r.resource_type == LIMIT_RANGE and _seq(spec.get("limits")):
+            found["a LimitRange with spec.limits"].add(namespace)
+        elif r.resource_type == NETWORK_POLICY and is_default_deny(r.props):
+            found["a default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)"].add(namespace)
+    required = (
+        "a ResourceQuota with spec.hard",
+        "a LimitRange with spec.limits",
+        "a default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)",
+    )
+    for name, urn in sorted(namespaces.items()):
+        missing = [what for what in required if name not in found[what]]
+        if missing:
+            violations.append(Violation(f"tenant namespace {name!r} lacks {'; '.join(missing)}", urn))
+    return violations
+
+
+def unique_ingress_hosts(resources: Sequence[StackResource]) -> list[Violation]:
+    """Each ingress host belongs to one tenant namespace; no catch-all rules or default backends."""
+    claims: dict[str, dict[str, str]] = defaultdict(dict)  # host → namespace → urn
+    violations = []
+    for r in resources:
+        if r.resource_type not in INGRESS_TYPES:
+            continue
+        namespace = str(_metadata(r.props).get("namespace") or "default")
+        spec = _map(r.props.get("spec"))
+        if spec.get("defaultBackend") or spec.get("backend"):
+            violations.append(Violation("sets a default backend, which receives every unmatched host's traffic", r.urn))
+        for index, rule in enumerate(map(_map, _seq(spec.get("rules")))):
+            host = rule.get("host")
+            if not isinstance(host, str) or not host:
+                violations.append(Violation(f"rules[{index}] has no host and so matches every host name", r.urn))
+            elif "*" in host:
+                violations.append(Violation(f"rules[{index}] host {host!r} is a wildcard over other names", r.urn))
+            else:
+                claims[host.lower()].setdefault(namespace, r.urn)
+    for host, owners in sorted(claims.items()):
+        if len(owners) > 1:
+            for namespace, urn in sorted(owners.items()):
+                others = ", ".join(sorted(set(owners) - {namespace}))
+                violations.append(
+                    Violation(f"host {host!r} of namespace {namespace!r} is also claimed in namespace {others}", urn)
+                )
+    return violations
+
+
+# --- the registry the policy pack and the tests iterate ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceRule:
+    name: str
+    description: str
+    check: Callable[[str, Props], list[str]]
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    description: str
+    check: Callable[[Sequence[StackResource]], list[Violation]]
+
+
+RESOURCE_RULES: tuple[ResourceRule, ...] = (
+    ResourceRule("run-as-non-root", "Containers and pods run as a non-root user.", run_as_non_root),
+    ResourceRule("drop-all-capabilities", "Containers drop every Linux capability.", drop_all_capabilities),
+    ResourceRule("no-privileged-mode", "No privileged containers and no privilege escalation.", no_privileged_mode),
+    ResourceRule(
+        "no-host-access",
+        "No host network, PID, IPC or user namespaces, host paths, devices or host ports.",
+        no_host_access,
+    ),
+    ResourceRule("resource-limits", "Every container has a memory and a CPU limit.", resource_limits),
+    ResourceRule(
+        "pinned-images", "Images are pinned to an exact version or digest (no latest, no bare name).", pinned_images
+    ),
+    ResourceRule(
+        "no-public-ports",
+        "Docker ports: none on tenant containers; the edge proxy's on an explicit address, never 0.0.0.0 or ::.",
+        no_public_ports,
+    ),
+)
+
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "tenant-namespace-guardrails",
+        "Every tenant namespace has a ResourceQuota, a LimitRange and a default-deny NetworkPolicy.",
+        tenant_namespace_guardrails,
+    ),
+    StackRule(
+        "unique-ingress-hosts",
+        "Ingress hosts are unique across tenant namespaces; no catch-all hosts or default backends.",
+        unique_ingress_hosts,
+    ),
+)
+
+
+def resource_violations(resource_type: str, props: Props) -> dict[str, list[str]]:
+    """Rule name → messages, for the rules a resource violates."""
+    found = {rule.name: rule.check(resource_type, props) for rule in RESOURCE_RULES}
+    return {name: messages for name, messages in found.items() if messages}
+
+
+def stack_violations(resources: Sequence[StackResource]) -> dict[str, list[Violation]]:
+    """Rule name → violations, for the stack rules the resources violate."""
+    found = {rule.name: rule.check(resources) for rule in STACK_RULES}
+    return {name: violations for name, violations in found.items() if violations}
