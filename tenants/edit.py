@@ -155,6 +155,15 @@ def least_loaded_shard(fleet: Fleet) -> str:
     return min(sorted(counts), key=lambda shard: counts[shard])
 
 
+def shard_for_new_tenant(fleet: Fleet, target: str | None) -> str:
+    """The least loaded shard among those already on the new tenant's target (a Docker target serves
+    exactly one shard, its edge proxy's stack), or among all shards when the target has no tenants."""
+    name = target if target is not None else fleet.defaults.target
+    on_target = {t.shard for t in fleet.tenants if t.target == name}
+    candidates = tuple(t for t in fleet.tenants if t.shard in on_target) if on_target else fleet.tenants
+    return least_loaded_shard(fleet.model_copy(update={"tenants": candidates}))
+
+
 @contextmanager
 def locked(path: Path, timeout_s: float) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path>.lock`` for the block; wait at most ``timeout_s`` for it.

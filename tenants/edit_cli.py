@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from .edit import EditError, add_tenant, least_loaded_shard, set_state
+from .edit import EditError, add_tenant, set_state, shard_for_new_tenant
 from .errors import FleetError
 from .load import load_fleet
 from .model import Fleet, TenantState
@@ -76,18 +76,8 @@ def offboard(tenant_id: IdArg, file: FileOpt = Path("tenants.yaml")) -> None:
 
 
 def placement(fleet: Fleet, target: str | None) -> str | None:
-    """The shard for a new tenant when none is given; None leaves it to ``defaults.shard``.
-
-    Only a fleet of more than one shard has a choice. The candidates are the shards of the tenants already
-    on the new tenant's target (a Docker target serves exactly one shard), or every shard when the target
-    has none; the one with the fewest tenants wins. The default shard is left unwritten.
-    """
-    if len(fleet.shards()) <= 1:
-        return None
-    name = target if target is not None else fleet.defaults.target
-    on_target = {t.shard for t in fleet.tenants if t.target == name}
-    candidates = fleet.tenants if not on_target else tuple(t for t in fleet.tenants if t.shard in on_target)
-    chosen = least_loaded_shard(fleet.model_copy(update={"tenants": candidates}))
+    """The shard for a new tenant when none is given; None (the default shard) is left unwritten."""
+    chosen = shard_for_new_tenant(fleet, target)
     return None if chosen == fleet.defaults.shard else chosen
 
 

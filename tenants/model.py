@@ -65,6 +65,26 @@ def check_channel(name: str, version: str) -> None:
         raise ValueError(f"channel {name!r} must pin an exact OpenClaw version like 2026.9.6, not {version!r}")
 
 
+def check_tenant_id(value: str) -> str:
+    if not 3 <= len(value) <= 40:
+        raise ValueError(f"{value!r} must be 3 to 40 characters long")
+    if not TENANT_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if value in RESERVED_IDS:
+        raise ValueError(f"{value!r} is reserved; reserved ids: {', '.join(sorted(RESERVED_IDS))}")
+    return value
+
+
+def check_name(value: str) -> str:
+    """Shard and channel names."""
+    if not NAME.match(value):
+        raise ValueError(f"{value!r} must be a lowercase name of letters, digits and '-'")
+    return value
+
+
 def check_label_key(key: str) -> str:
     if not LABEL_KEY.match(key):
         raise ValueError(f"label key {key!r} is not a valid label key ([prefix/]name, at most 63 characters)")
@@ -390,23 +410,12 @@ class Tenant(Frozen):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not 3 <= len(value) <= 40:
-            raise ValueError(f"{value!r} must be 3 to 40 characters long")
-        if not TENANT_ID.match(value):
-            raise ValueError(
-                f"{value!r} is not a DNS label: use lowercase letters, digits and '-', "
-                "starting and ending with a letter or digit"
-            )
-        if value in RESERVED_IDS:
-            raise ValueError(f"{value!r} is reserved; reserved ids: {', '.join(sorted(RESERVED_IDS))}")
-        return value
+        return check_tenant_id(value)
 
     @field_validator("shard", "channel")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME.match(value):
-            raise ValueError(f"{value!r} must be a lowercase name of letters, digits and '-'")
-        return value
+        return check_name(value)
 
     @property
     def live(self) -> bool:

@@ -1,0 +1,63 @@
+"""How long `tenantctl diff` takes on two 10,000-tenant fleets: read + validate both, then diff.
+
+    .venv/bin/python bench/bench_diff.py [--tenants N] [--runs N] [--sequential]
+
+Generates a fleet (tests/fleetgen.py) and an edited copy (adds, removals, state and plan changes),
+writes both to a temporary directory, then times, with time.perf_counter, what `tenantctl diff`
+does after parsing its options: read both files, validate both (``load_pair``: in two processes
+when they are large), diff. One warm-up run, then ``--runs`` measured runs; prints min / median /
+max and writes nothing else (the temporary files are removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tenants.diff import diff_fleets, load_pair, read_fleet_text  # noqa: E402
+from tests.fleetgen import fleet_yaml, generate_fleet, mutate_fleet  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sequential", action="store_true", help="validate base and head in this process")
+    args = parser.parse_args()
+
+    base_doc = generate_fleet(args.tenants, seed=0)
+    head_doc, edits = mutate_fleet(
+        base_doc, seed=1, add=50, remove=20, suspend=40, resume=30, offboard=20, upgrade=40, relabel=30
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        base_file, head_file = Path(tmp, "base.yaml"), Path(tmp, "head.yaml")
+        base_file.write_text(fleet_yaml(base_doc))
+        head_file.write_text(fleet_yaml(head_doc))
+
+        def once() -> float:
+            start = time.perf_counter()
+            base, head = read_fleet_text(str(base_file)), read_fleet_text(str(head_file))
+            old, new = load_pair(base, head, parallel=False if args.sequential else None)
+            result = diff_fleets(old, new, base_source=base.source, head_source=head.source)
+            elapsed = time.perf_counter() - start
+            assert len(result.tenants) == sum(edits.count().values()), len(result.tenants)
+            return elapsed
+
+        once()  # warm-up
+        times = [once() for _ in range(args.runs)]
+    mode = "sequential" if args.sequential else "parallel when large"
+    print(
+        f"validate + diff of two {args.tenants:,}-tenant fleets ({mode}), {args.runs} runs: "
+        f"min {min(times):.3f} s, median {statistics.median(times):.3f} s, max {max(times):.3f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

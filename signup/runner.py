@@ -1,0 +1,195 @@
+"""Running ``pulumi up`` for one stack: the ``StackRunner`` interface and its Automation API implementation.
+
+A runner raises ``UpdateError`` (a one-line summary, safe to show a client) when an update fails, and
+lets ``pulumi.automation.ConcurrentUpdateError`` through when another update holds the stack: the
+worker retries that one with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger("signup.runner")
+
+SHARD_KEY = "openclaw-tenants:shard"
+FLEET_KEY = "openclaw-tenants:tenantsFile"
+SUMMARY_LIMIT = 400
+
+
+class UpdateError(Exception):
+    """``pulumi up`` failed; ``summary`` is one line without secrets or stack traces."""
+
+    def __init__(self, summary: str) -> None:
+        self.summary = summary
+        super().__init__(summary)
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """A finished update: its outcome in one line, and what the stack outputs say about each tenant."""
+
+    stack: str
+    summary: str
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # tenant id → gateway token
+    duration_s: float = 0.0
+
+
+class StackRunner(Protocol):
+    def up(self, stack: str) -> UpResult:
+        """Bring a stack to what tenants.yaml declares for its shard."""
+        ...
+
+    def tenant_token(self, stack: str, tenant_id: str) -> str | None:
+        """A tenant's gateway token from the stack's outputs (after a restart lost the in-memory copy)."""
+        ...
+
+
+StackFactory = Callable[[str], Any]
+
+
+class AutomationRunner:
+    """``pulumi up`` through the Automation API: one LocalWorkspace per stack on the project directory.
+
+    Before the first update of a stack it makes sure the stack deploys the shard and the fleet file the
+    service edits: a missing ``shard`` or ``tenantsFile`` is set, a different one is refused (a stack
+    without a shard would deploy every tenant of the fleet).
+    """
+
+    def __init__(
+        self,
+        project_dir: Path,
+        *,
+        fleet_file: Path,
+        shards: Mapping[str, str],
+        stack_factory: StackFactory | None = None,
+    ) -> None:
+        self.project_dir = project_dir.resolve()
+        self.fleet_file = fleet_file.resolve()
+        self.shards = dict(shards)  # stack → shard
+        self._factory = stack_factory or self._select
+        self._stacks: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _select(self, name: str) -> Any:
+        from pulumi import automation as auto
+
+        return auto.create_or_select_stack(stack_name=name, work_dir=str(self.project_dir))
+
+    def _stack(self, name: str) -> tuple[Any, threading.Lock]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._stacks:
+                stack = self._factory(name)
+                self._prepare(stack, name)
+                self._stacks[name] = stack
+        return self._stacks[name], lock
+
+    def _prepare(self, stack: Any, name: str) -> None:
+        from pulumi.automation import ConfigValue
+
+        config = {key: value.value for key, value in stack.get_all_config().items()}
+        shard = self.shards.get(name, name)
+        if SHARD_KEY not in config or config[SHARD_KEY] == "":
+            stack.set_config(SHARD_KEY, ConfigValue(value=shard))
+        elif config[SHARD_KEY] != shard:
+            raise UpdateError(f"stack {name!r} deploys shard {config[SHARD_KEY]!r}, not {shard!r}; fix its config")
+        wanted = _relative(self.fleet_file, self.project_dir)
+        current = config.get(FLEET_KEY)
+        if current is None:
+            if wanted != "tenants.yaml":
+                stack.set_config(FLEET_KEY, ConfigValue(value=wanted))
+        elif (self.project_dir / current).resolve() != self.fleet_file:
+            raise UpdateError(f"stack {name!r} deploys {current}, but this service edits {wanted}; fix its config")
+
+    def up(self, stack: str) -> UpResult:
+        from pulumi.automation import CommandError, ConcurrentUpdateError
+
+        started = time.monotonic()
+        try:
+            selected, lock = self._stack(stack)
+        except CommandError as exc:
+            raise UpdateError(summarize(str(exc), f"cannot select stack {stack!r}")) from None
+        except FileNotFoundError:
+            raise UpdateError("the pulumi CLI is not installed where the signup service runs") from None
+        with lock:  # never two updates of one stack from this process
+            try:
+                result = selected.up(
+                    color="never",
+                    message="openclaw signup service",
+                    suppress_outputs=True,
+                    on_output=lambda line: log.info("%s: %s", stack, line.rstrip()),
+                )
+            except ConcurrentUpdateError:
+                raise
+            except CommandError as exc:
+                raise UpdateError(summarize(str(exc), "pulumi up failed")) from None
+        outputs = result.outputs
+        return UpResult(
+            stack=stack,
+            summary=_changes(result.summary.resource_changes or {}),
+            endpoints=_endpoints(outputs),
+            tokens=_tokens(outputs),
+            duration_s=time.monotonic() - started,
+        )
+
+    def tenant_token(self, stack: str, tenant_id: str) -> str | None:
+        selected, _ = self._stack(stack)
+        return _tokens(selected.outputs()).get(tenant_id)
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _changes(changes: Mapping[Any, int]) -> str:
+    parts = [f"{getattr(op, 'value', op)} {count}" for op, count in sorted(changes.items(), key=str) if count]
+    return "update succeeded" + (f": {', '.join(parts)}" if parts else "")
+
+
+def _value(outputs: Mapping[str, Any], key: str) -> Any:
+    output = outputs.get(key)
+    return getattr(output, "value", None)
+
+
+def _endpoints(outputs: Mapping[str, Any]) -> dict[str, str]:
+    tenants = _value(outputs, "tenants")
+    if not isinstance(tenants, Mapping):
+        return {}
+    return {
+        str(tid): str(info["endpoint"])
+        for tid, info in tenants.items()
+        if isinstance(info, Mapping) and "endpoint" in info
+    }
+
+
+def _tokens(outputs: Mapping[str, Any]) -> dict[str, str]:
+    tokens = _value(outputs, "tenantTokens")
+    if not isinstance(tokens, Mapping):
+        return {}
+    return {str(tid): token for tid, token in tokens.items() if isinstance(token, str) and token}
+
+
+# CommandError's text is " code: N\n stdout: ...\n stderr: ...": a stream's first line carries its label.
+_ERROR_LINE = re.compile(r"^\s*(?:std(?:out|err):\s*)?(error|Error):\s*(.+)$")
+
+
+def summarize(text: str, fallback: str) -> str:
+    """The first ``error:`` lines of a CLI failure, on one line; never a traceback."""
+    lines = [m.group(2).strip() for line in text.splitlines() if (m := _ERROR_LINE.match(line))]
+    lines = [line for line in lines if line and "Traceback" not in line]
+    summary = "; ".join(dict.fromkeys(lines)) or fallback
+    summary = " ".join(summary.split())
+    return summary if len(summary) <= SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 1] + "…"

@@ -1,0 +1,293 @@
+"""Generated, valid fleets of any size, and deterministic edits of them, for the diff and cost tests.
+
+``generate_fleet(n, seed)`` builds the fleet as plain data (what ``tenants.yaml`` parses to) and
+``fleet_yaml(doc)`` writes it as block-style YAML, the way people write ``tenants.yaml``;
+``generate_fleet_yaml`` does both. Tenants are spread over Docker targets ``host-01``, ``host-02``, ...
+(``tenants_per_host`` each, every host in one shard of ``hosts_per_shard`` hosts) with room enough for
+the capacity and network checks; plans, states, channels, providers, labels and overrides are mixed
+by a seeded random generator, so the same arguments always give the same text.
+
+``mutate_fleet(doc, seed, add=..., suspend=..., ...)`` returns an edited copy and a ``Mutation``
+naming exactly which tenants each edit touched (disjoint sets), so a test can check a diff's counts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+PLANS = ("basic", "pro", "enterprise", "starter")
+PLAN_WEIGHTS = (55, 30, 5, 10)
+STATES = ("active", "suspended", "offboarded")
+STATE_WEIGHTS = (85, 10, 5)
+PROVIDERS = ("kimi", "minimax", "anthropic", "openai", "openrouter")
+# A custom plan with a price in cents, so cost sums exercise exact decimal arithmetic.
+STARTER_PLAN: dict[str, Any] = {
+    "cpus": 0.5,
+    "memory_gib": 1,
+    "storage_gib": 2,
+    "max": {"cpus": 1, "memory_gib": 2, "storage_gib": 10},
+    "pids_limit": 256,
+    "rate_limit_rps": 5,
+    "burst": 10,
+    "monthly_price": "9.99",
+}
+# Overrides within each plan's max (tenants.yaml refuses anything above it).
+OVERRIDES: dict[str, tuple[dict[str, Any], ...]] = {
+    "basic": ({"memory_gib": 3}, {"storage_gib": 10}, {"cpus": 1.5, "memory_gib": 4}),
+    "pro": ({"memory_gib": 6}, {"storage_gib": 50}, {"cpus": 3}),
+    "enterprise": ({"memory_gib": 16}, {"storage_gib": 500}, {"cpus": 8, "memory_gib": 24}),
+    "starter": ({"memory_gib": 2}, {"storage_gib": 5}),
+}
+# Effective storage of each plan without overrides (the built-in figures, and STARTER_PLAN's).
+PLAN_STORAGE = {"basic": 5, "pro": 20, "enterprise": 100, "starter": 2}
+
+
+def tenant_id(index: int) -> str:
+    return f"cust-{index:05d}"
+
+
+def host_name(index: int) -> str:
+    return f"host-{index + 1:02d}"
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index + 1:02d}"
+
+
+def generate_fleet(
+    n: int,
+    seed: int = 0,
+    *,
+    tenants_per_host: int = 200,
+    hosts_per_shard: int = 5,
+    domain: str = "tenants.example.com",
+) -> dict[str, Any]:
+    """A valid fleet of ``n`` tenants as plain data (what the loader parses tenants.yaml into)."""
+    rng = random.Random(seed)
+    hosts = max(1, -(-n // tenants_per_host))
+    targets: dict[str, Any] = {}
+    for h in range(hosts):
+        targets[host_name(h)] = {
+            "type": "docker",
+            "host": f"ssh://ops@{host_name(h)}.internal",
+            # Generous: 200 tenants at their plan's max still fit with the overcommit below.
+            "capacity": {"cpus": 256, "memory_gib": 4096, "networks": 4096},
+            "overcommit": {"cpu": 16.0, "memory": 2.0},
+            "address_pools": ["172.30.0.0/16"],
+        }
+    tenants = []
+    for i in range(n):
+        h = i // tenants_per_host
+        plan = rng.choices(PLANS, PLAN_WEIGHTS)[0]
+        tenant: dict[str, Any] = {
+            "id": tenant_id(i),
+            "plan": plan,
+            "target": host_name(h),
+            "shard": shard_name(h // hosts_per_shard),
+            "model_provider": rng.choice(PROVIDERS),
+        }
+        state = rng.choices(STATES, STATE_WEIGHTS)[0]
+        if state != "active":
+            tenant["state"] = state
+        if rng.random() < 0.2:
+            tenant["channel"] = "canary"
+        if rng.random() < 0.5:
+            tenant["labels"] = {"billing-account": str(10_000 + i), "region": rng.choice(("eu", "us", "apac"))}
+        if rng.random() < 0.1:
+            tenant["overrides"] = dict(rng.choice(OVERRIDES[plan]))
+        if rng.random() < 0.05:
+            tenant["rotation"] = rng.randint(1, 3)
+        tenants.append(tenant)
+    return {
+        "version": 1,
+        "domain": domain,
+        "channels": {"stable": "2026.9.6", "canary": "2026.9.6"},
+        "defaults": {"plan": "basic", "channel": "stable", "model_provider": "kimi"},
+        "plans": {"starter": copy.deepcopy(STARTER_PLAN)},
+        "targets": targets,
+        "tenants": tenants,
+    }
+
+
+def generate_fleet_yaml(n: int, seed: int = 0, **options: Any) -> str:
+    """``generate_fleet(n, seed, **options)`` as tenants.yaml text."""
+    return fleet_yaml(generate_fleet(n, seed, **options))
+
+
+# --- writing YAML -------------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"^[a-z][a-z0-9-]*$")
+_KEYWORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf"}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value if _PLAIN.match(value) and value not in _KEYWORDS else json.dumps(value)
+    raise TypeError(f"cannot write {value!r}")
+
+
+def _emit(value: Any, indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}{key}:")
+                _emit(item, indent + 2, lines)
+            else:
+                lines.append(f"{pad}{key}: {_flow(item)}")
+    else:
+        for item in value:
+            if isinstance(item, dict) and item:
+                sub: list[str] = []
+                _emit(item, indent + 2, sub)
+                sub[0] = f"{pad}- {sub[0][indent + 2 :]}"
+                lines.extend(sub)
+            else:
+                lines.append(f"{pad}- {_flow(item)}")
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def fleet_yaml(doc: dict[str, Any]) -> str:
+    """Block-style YAML for a fleet document (flow style only for empty mappings and lists)."""
+    lines = ["# generated by tests/fleetgen.py"]
+    _emit(doc, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+# --- editing a fleet ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Which tenants each edit of ``mutate_fleet`` touched (sorted ids; the sets are disjoint)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # offboarded tenants whose lines were removed: safe
+    removed_live: tuple[str, ...] = ()  # active or suspended tenants removed: destructive
+    suspended: tuple[str, ...] = ()
+    resumed: tuple[str, ...] = ()
+    offboarded: tuple[str, ...] = ()
+    upgraded: tuple[str, ...] = ()  # basic -> pro, storage grows
+    recanaried: tuple[str, ...] = ()  # channel switched between stable and canary (same version)
+    relabeled: tuple[str, ...] = ()
+    shrunk: tuple[str, ...] = ()  # overrides.storage_gib below the plan's: destructive
+    moved: tuple[str, ...] = ()  # to a host of another shard: target and shard change, destructive
+
+    def count(self) -> dict[str, int]:
+        return {f.name: len(getattr(self, f.name)) for f in fields(self)}
+
+
+def _state(tenant: dict[str, Any]) -> str:
+    return str(tenant.get("state", "active"))
+
+
+def mutate_fleet(
+    doc: dict[str, Any],
+    seed: int = 1,
+    *,
+    add: int = 0,
+    remove: int = 0,
+    remove_live: int = 0,
+    suspend: int = 0,
+    resume: int = 0,
+    offboard: int = 0,
+    upgrade: int = 0,
+    recanary: int = 0,
+    relabel: int = 0,
+    shrink: int = 0,
+    move: int = 0,
+) -> tuple[dict[str, Any], Mutation]:
+    """An edited copy of ``doc`` and what was edited; each tenant is edited at most once.
+
+    Raises ValueError when the fleet has too few tenants fitting an edit.
+    """
+    rng = random.Random(seed)
+    new = copy.deepcopy(doc)
+    tenants: list[dict[str, Any]] = new["tenants"]
+    order = list(range(len(tenants)))
+    rng.shuffle(order)
+    used: set[int] = set()
+
+    def pick(count: int, what: str, fits: Any) -> list[dict[str, Any]]:
+        chosen = [i for i in order if i not in used and fits(tenants[i])][:count]
+        if len(chosen) < count:
+            raise ValueError(f"only {len(chosen)} tenants fit {what!r}, {count} asked for")
+        used.update(chosen)
+        return [tenants[i] for i in chosen]
+
+    def no_overrides(plan: str) -> Any:
+        return lambda t: t["plan"] == plan and "overrides" not in t
+
+    removed = pick(remove, "remove", lambda t: _state(t) == "offboarded")
+    removed_live = pick(remove_live, "remove_live", lambda t: _state(t) != "offboarded")
+    suspended = pick(suspend, "suspend", lambda t: _state(t) == "active")
+    resumed = pick(resume, "resume", lambda t: _state(t) == "suspended")
+    offboarded = pick(offboard, "offboard", lambda t: _state(t) == "active")
+    upgraded = pick(upgrade, "upgrade", no_overrides("basic"))
+    recanaried = pick(recanary, "recanary", lambda t: True)
+    relabeled = pick(relabel, "relabel", lambda t: True)
+    shrunk = pick(shrink, "shrink", no_overrides("pro"))
+    shards = {t["shard"] for t in tenants}
+    moved = pick(move, "move", lambda t: len(shards) > 1)
+
+    for t in suspended:
+        t["state"] = "suspended"
+    for t in resumed:
+        t.pop("state")
+    for t in offboarded:
+        t["state"] = "offboarded"
+    for t in upgraded:
+        t["plan"] = "pro"
+    for t in recanaried:
+        if t.pop("channel", "stable") == "stable":
+            t["channel"] = "canary"
+    for t in relabeled:
+        t["labels"] = {**t.get("labels", {}), "reviewed": "yes"}
+    for t in shrunk:
+        t["overrides"] = {"storage_gib": PLAN_STORAGE["pro"] - 10}
+    host_of_shard = {t["shard"]: t["target"] for t in tenants}
+    for t in moved:
+        other = sorted(s for s in host_of_shard if s != t["shard"])[0]
+        t["shard"], t["target"] = other, host_of_shard[other]
+
+    gone = {id(t) for t in (*removed, *removed_live)}
+    new["tenants"] = [t for t in tenants if id(t) not in gone]
+    added = []
+    for i in range(add):
+        host = rng.choice(sorted(host_of_shard.items()))
+        tenant = {"id": f"new-{seed}-{i:05d}", "plan": rng.choice(PLANS), "target": host[1], "shard": host[0]}
+        new["tenants"].append(tenant)
+        added.append(tenant)
+
+    def ids(group: list[dict[str, Any]]) -> tuple[str, ...]:
+        return tuple(sorted(t["id"] for t in group))
+
+    return new, Mutation(
+        added=ids(added),
+        removed=ids(removed),
+        removed_live=ids(removed_live),
+        suspended=ids(suspended),
+        resumed=ids(resumed),
+        offboarded=ids(offboarded),
+        upgraded=ids(upgraded),
+        recanaried=ids(recanaried),
+        relabeled=ids(relabeled),
+        shrunk=ids(shrunk),
+        moved=ids(moved),
+    )
