@@ -11,13 +11,14 @@ PASSFILE := $(CURDIR)/.pulumi-passphrase
 PULUMI_ENV := PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE) \
               PULUMI_SKIP_UPDATE_CHECK=true
 
-.PHONY: help venv test lint engine tools stack up preview destroy outputs clean
+.PHONY: help venv test lint engine tools bench stack up preview destroy outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make preview  show what 'make up' would change"
 	@echo "make destroy  remove the dev stack's containers and networks (tenant volumes are kept)"
+	@echo "make bench    run the benchmarks and rewrite bench/RESULTS.md"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -43,6 +44,10 @@ tools:
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
 test: lint engine tools
 	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
+
+# Every benchmark in one run (about 15 minutes here): bench/RESULTS.md and bench/results.json.
+bench: venv engine
+	$(BIN)/python bench/run.py
 
 # --- the dev stack ---------------------------------------------------------------
 

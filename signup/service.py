@@ -5,7 +5,11 @@ Accepting a change (what a 202 acknowledges):
 1. the job is stored ``pending``; this reserves the client's idempotency key, so a retry that races the
    original finds it (409 while it is pending, the original job afterwards);
 2. the change is written into tenants.yaml by the shared round-trip editor (file lock, the new fleet
-   validated, atomic replace); a refused change deletes the pending job and answers 4xx;
+   validated, atomic replace); a refused change deletes the pending job and answers 4xx. The edits of
+   concurrent requests are written together (group commit, :class:`EditQueue`): one writer thread takes
+   every edit waiting when it gets to the file and applies them with one ``apply_edits`` call, one
+   validation and one write; each request waits for its own edit's outcome, and an edit the batch
+   refuses fails alone, with the same error it would have got on its own;
 3. the job becomes ``queued`` and the stack's worker is woken. Only now does the caller get its 202.
 
 A crash between 1 and 3 leaves a ``pending`` job that nobody was told about; the next start queues it
@@ -26,11 +30,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tenants.edit import DuplicateTenant, EditError, UnknownTenant, add_tenant, generate_id, set_state
+from tenants.edit import (
+    DuplicateTenant,
+    Edit,
+    EditError,
+    EditOutcome,
+    EditResult,
+    UnknownTenant,
+    apply_edits,
+    generate_id,
+)
 from tenants.errors import FleetError, format_path
 from tenants.load import load_fleet
 from tenants.model import Fleet, Tenant
@@ -72,6 +86,7 @@ class SignupService:
         self.runner = runner
         self.vault = TokenVault()
         self.fleets = FleetCache(settings.fleet_file)
+        self.edits = EditQueue(settings.fleet_file, lock_timeout_s=settings.lock_timeout_s)
         self._workers: dict[str, StackWorker] = {}
         self._writing: dict[str, str] = {}  # job id → stack, while the job's change is being written
         self._lock = threading.Lock()
@@ -94,6 +109,7 @@ class SignupService:
             self._workers.clear()
         for worker in workers:
             worker.stop(timeout)
+        self.edits.stop(timeout)
 
     def _worker(self, stack: str) -> StackWorker:
         with self._lock:
@@ -266,16 +282,10 @@ class SignupService:
             tenant_id = body.id or generate_id(fleet, self.settings.id_prefix)
             shard = choose_shard(fleet, target=body.target, shard=body.shard)
             self._pending(job_id, tenant_id, shard)  # before the edit: a restart can then find it in the file
-            try:
-                result = add_tenant(
-                    self.settings.fleet_file,
-                    body.fields(tenant_id, shard, fleet.defaults.shard),
-                    lock_timeout_s=self.settings.lock_timeout_s,
-                )
-            except DuplicateTenant:
-                if body.id is not None:
-                    raise
+            outcome = self.edits.apply(Edit.add(body.fields(tenant_id, shard, fleet.defaults.shard)))
+            if isinstance(outcome, DuplicateTenant) and body.id is None:
                 continue  # another signup took the generated id first; generate again
+            result = _result(outcome)
             if result.tenant.shard != shard:
                 self._pending(job_id, result.tenant.id, result.tenant.shard)
             return result.tenant.id, result.tenant.shard
@@ -286,7 +296,7 @@ class SignupService:
     ) -> tuple[str, str]:
         tenant = self._tenant(self._fleet(), tenant_id)
         self._pending(job_id, tenant_id, tenant.shard)
-        result = set_state(self.settings.fleet_file, tenant_id, state, lock_timeout_s=self.settings.lock_timeout_s)
+        result = _result(self.edits.apply(Edit.set_state(tenant_id, state)))
         return result.tenant.id, result.tenant.shard
 
     # --- reading -------------------------------------------------------------------------------
@@ -341,25 +351,109 @@ class FleetCache:
         self.path = path
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one parse at a time: after a write, many requests want the new fleet
         self._key: tuple[int, int, int] | None = None
         self._fleet: Fleet | None = None
         self._loaded = 0.0
 
     def current(self) -> Fleet:
         """Raise FleetError when the file is invalid (or unreadable)."""
+        fleet = self._cached()
+        if fleet is not None:
+            return fleet
+        with self._loading:
+            fleet = self._cached()  # another thread may have parsed this very file while this one waited
+            if fleet is not None:
+                return fleet
+            try:
+                info = os.stat(self.path)
+            except OSError:
+                return load_fleet(self.path)  # its FleetError says why
+            now = time.monotonic()
+            fleet = load_fleet(self.path)  # a change during the read only makes the next call read again
+            with self._lock:
+                self._key, self._fleet, self._loaded = (info.st_ino, info.st_size, info.st_mtime_ns), fleet, now
+            return fleet
+
+    def _cached(self) -> Fleet | None:
         try:
             info = os.stat(self.path)
         except OSError:
-            return load_fleet(self.path)  # its FleetError says why
+            return None
         key = (info.st_ino, info.st_size, info.st_mtime_ns)
-        now = time.monotonic()
         with self._lock:
-            if key == self._key and self._fleet is not None and now - self._loaded < self.max_age_s:
+            if key == self._key and self._fleet is not None and time.monotonic() - self._loaded < self.max_age_s:
                 return self._fleet
-        fleet = load_fleet(self.path)  # a change during the read only makes the next call read again
-        with self._lock:
-            self._key, self._fleet, self._loaded = key, fleet, now
-        return fleet
+        return None
+
+
+class EditQueue:
+    """Group commit for one fleet file: callers hand in edits and wait; one writer thread takes every
+    edit waiting when it gets to the file and applies them with one :func:`tenants.edit.apply_edits`
+    (one lock, one validation, one write), then hands each caller its own outcome.
+
+    While one batch is written the next one gathers, so a burst of N requests costs a few writes instead
+    of N, and nobody waits for a timer: a lone edit is written at once. The writer thread starts with the
+    first edit and ends after ``idle_s`` without any."""
+
+    def __init__(self, path: Path, *, lock_timeout_s: float, idle_s: float = 5.0) -> None:
+        self.path = path
+        self.lock_timeout_s = lock_timeout_s
+        self.idle_s = idle_s
+        self.batches = 0  # apply_edits calls made (for tests and metrics)
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[Edit, Future[EditOutcome]]] = []
+        self._writer: threading.Thread | None = None
+        self._stopping = False
+
+    def apply(self, edit: Edit) -> EditOutcome:
+        """The edit's outcome once it is in the file (or refused): an EditResult, EditError or FleetError.
+
+        Raises what the batch raised when no edit of it could be tried (lock timeout, unreadable or
+        invalid file, a failed write): the same as :func:`tenants.edit.add_tenant` would raise."""
+        future: Future[EditOutcome] = Future()
+        with self._cond:
+            self._waiting.append((edit, future))
+            if self._writer is None:
+                self._stopping = False
+                self._writer = threading.Thread(target=self._run, name="signup-fleet-writer", daemon=True)
+                self._writer.start()
+            else:
+                self._cond.notify()
+        return future.result()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the writer write what is waiting, then end."""
+        with self._cond:
+            writer = self._writer
+            self._stopping = True
+            self._cond.notify()
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._waiting and not self._stopping:
+                    self._cond.wait(self.idle_s)
+                if not self._waiting:
+                    self._writer = None
+                    return
+                batch, self._waiting = self._waiting, []
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[Edit, Future[EditOutcome]]]) -> None:
+        self.batches += 1
+        try:
+            outcomes = apply_edits(self.path, [edit for edit, _ in batch], lock_timeout_s=self.lock_timeout_s)
+            if len(outcomes) != len(batch):  # pragma: no cover - apply_edits answers every edit
+                raise RuntimeError(f"apply_edits answered {len(outcomes)} of {len(batch)} edits")
+        except BaseException as exc:  # no edit was tried: every caller of the batch gets the error
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
 
 
 def _replay(existing: Job, fingerprint: str) -> Accepted:
@@ -374,6 +468,13 @@ def _replay(existing: Job, fingerprint: str) -> Accepted:
             409, "request_in_progress", "the original request is still in progress", headers={"Retry-After": "1"}
         )
     return Accepted(existing, replayed=True)
+
+
+def _result(outcome: EditOutcome) -> EditResult:
+    """An edit's result; its refusal raised, as the single-edit functions of ``tenants.edit`` would."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def _reflected(fleet: Fleet, job: Job) -> bool:

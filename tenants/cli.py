@@ -16,12 +16,14 @@ from .errors import FleetError
 from .k8s_specs import render_manifests
 from .load import load_fleet
 from .model import Fleet
+from .review_cli import register as register_review
 from .stack import ALL_SHARDS, select_shard
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Manage an OpenClaw tenant fleet.")
 render_app = typer.Typer(no_args_is_help=True, help="Print what each tenant gets.")
 app.add_typer(render_app, name="render")
 register_edits(app)
+register_review(app)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)

@@ -77,6 +77,8 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class TenantChange:
+    """One tenant that differs between the fleets; limits and cost are None / 0 on a side it is absent from."""
+
     id: str
     kind: ChangeKind
     old_state: TenantState | None  # None: not in the base fleet
@@ -127,7 +129,7 @@ class FleetDiff:
     head: str
     tenants: tuple[TenantChange, ...]  # sorted by id
     settings: tuple[SettingChange, ...]  # sorted by path
-    destructive: tuple[Finding, ...]  # sorted by tenant, then reason
+    destructive: tuple[Finding, ...]  # by tenant id; a tenant's in the order of FindingReason
     affected_shards: tuple[str, ...]
     base_cost: Decimal
     head_cost: Decimal
@@ -191,8 +193,14 @@ def _tenant_fields(fleet: Fleet, tenant: Tenant) -> dict[str, Value]:
     return out
 
 
+def _order(name: str) -> tuple[int, str]:
+    """Field order: the tenant's own fields, its plan's settings, then overrides and labels by name."""
+    group, _, _ = name.partition(".")
+    return {"overrides": (1, name), "labels": (2, name)}.get(group, (0, ""))
+
+
 def _field_changes(old: Mapping[str, Value], new: Mapping[str, Value]) -> tuple[FieldChange, ...]:
-    names = [*old, *(name for name in new if name not in old)]
+    names = sorted(dict.fromkeys([*old, *new]), key=_order)  # stable: fixed fields keep their order
     return tuple(FieldChange(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
 
 
@@ -237,11 +245,12 @@ def _change(base: Fleet, head: Fleet, old: Tenant | None, new: Tenant | None) ->
 def _findings(change: TenantChange) -> Iterator[Finding]:
     who = change.id
     if change.kind == "removed" and change.old_state != "offboarded":
+        lost = "gateway, network and token" if change.old_state == "active" else "network and token"
         yield Finding(
             who,
             "removed-live",
-            f"tenant {who!r} is removed while {change.old_state}: removing its line deletes its gateway, "
-            f"network and token at once. Offboard it first (`tenantctl offboard {who}`), deploy, then remove "
+            f"tenant {who!r} is removed while {change.old_state}: removing its line deletes its {lost} at "
+            f"once. Offboard it first (`tenantctl offboard {who}`), deploy, then remove "
             f"the line in a later change; its data volume is kept either way (see {REMOVAL_DOC}, {MIGRATION_DOC})",
         )
     if change.old_limits and change.new_limits and change.new_limits.storage_gib < change.old_limits.storage_gib:
@@ -398,8 +407,11 @@ def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 
 def repo_root(cwd: Path) -> Path | None:
-    """The top of the git working tree around ``cwd``, or None outside one."""
-    done = _git(["rev-parse", "--show-toplevel"], cwd)
+    """The top of the git working tree around ``cwd``, or None outside one (or without git)."""
+    try:
+        done = _git(["rev-parse", "--show-toplevel"], cwd)
+    except SourceError:
+        return None
     return Path(done.stdout.decode().strip()) if done.returncode == 0 else None
 
 

@@ -7,6 +7,12 @@ file atomically (temporary file in the same directory, fsync, ``os.replace``). A
 file byte for byte as it was: :class:`tenants.errors.FleetError` when the new fleet would be invalid,
 :class:`EditError` (or a subclass) for everything else.
 
+:func:`apply_edits` applies a batch of edits (group commit): one lock, one read, every edit applied to
+the tree in order, one validation and one write when the result is valid. When it is not, the batch is
+split (at the tenants the validation blames, else in halves) and the parts are tried in order, each on
+top of what was accepted before it, so only the edits that make the fleet invalid are refused, each
+with the problems it causes on its own; the others still land, in the same single write.
+
 A process remembers the tree and fleet it last wrote to a file; when the file still holds exactly that
 text, the next edit starts from them instead of parsing again (a busy signup service edits one file
 hundreds of times). An edit that fails forgets them.
@@ -29,11 +35,12 @@ import string
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -43,6 +50,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from .errors import FleetError
 from .load import parse_fleet
 from .model import RESERVED_IDS, TENANT_ID, Fleet, Tenant, TenantState
 
@@ -82,7 +90,69 @@ class EditResult:
     changed: bool  # False when the edit was already in effect (idempotent)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One edit of a batch for :func:`apply_edits`: ``Edit.add(fields)`` or ``Edit.set_state(id, state)``."""
+
+    kind: Literal["add", "state"]
+    fields: Mapping[str, object] = dataclasses.field(default_factory=dict)  # "add": the new tenant's keys
+    tenant_id: str = ""  # "state": the tenant to change
+    state: str = ""  # "state": its new state
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("add", "state"):
+            raise ValueError(f"unknown edit kind {self.kind!r}; one of: add, state")
+
+    @classmethod
+    def add(cls, fields: Mapping[str, object]) -> Edit:
+        """Append a tenant entry built from ``fields`` (see :func:`add_tenant`)."""
+        return cls("add", fields=dict(fields))
+
+    @classmethod
+    def set_state(cls, tenant_id: str, state: str) -> Edit:
+        """Set a tenant's state (see :func:`set_state`)."""
+        return cls("state", tenant_id=tenant_id, state=state)
+
+
+EditOutcome = EditResult | EditError | FleetError
+
+
 # --- public API --------------------------------------------------------------------------------
+
+
+def apply_edits(path: Path, edits: Sequence[Edit], *, lock_timeout_s: float = 30.0) -> list[EditOutcome]:
+    """Apply ``edits`` in order under one lock, with one validation and one write when all are valid.
+
+    Returns one outcome per edit, in input order: an :class:`EditResult` (every result carries the fleet
+    written at the end of the batch), or the :class:`EditError` / :class:`tenants.errors.FleetError` that
+    edit alone would have raised from :func:`add_tenant` or :func:`set_state` on top of the accepted edits
+    before it. Refused edits never reach the file; the others do, in one atomic replace.
+
+    Raises (and changes nothing) when no edit could be tried: :class:`EditError` when the lock is not
+    free within ``lock_timeout_s`` or the file is unreadable, :class:`tenants.errors.FleetError` when the
+    file as it is is invalid; an ``OSError`` while writing leaves the file as it was.
+    """
+    path = Path(path)
+    outcomes: list[EditOutcome | None] = [None] * len(edits)
+    todo: list[tuple[int, Edit]] = []
+    for index, change in enumerate(edits):
+        refusal = _precheck(change)
+        if refusal is None:
+            todo.append((index, change))
+        else:
+            outcomes[index] = refusal
+    if todo:
+        with locked(path, lock_timeout_s):
+            batch = _Batch(_Document.read(path))
+            batch.run(todo)
+            fleet = batch.finish()
+        for index, outcome in batch.outcomes.items():
+            if isinstance(outcome, tuple):
+                tenant_id, changed = outcome
+                outcomes[index] = EditResult(fleet, fleet.tenant(tenant_id), changed=changed)
+            else:
+                outcomes[index] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def add_tenant(path: Path, fields: Mapping[str, object], *, lock_timeout_s: float = 30.0) -> EditResult:
@@ -91,15 +161,7 @@ def add_tenant(path: Path, fields: Mapping[str, object], *, lock_timeout_s: floa
     A ``None`` value means "not given" (the fleet's defaults apply). Raises :class:`DuplicateTenant` when
     the id exists, :class:`tenants.errors.FleetError` when the fleet with the new tenant is invalid.
     """
-    entry = _new_entry(fields)
-    tenant_id = entry.get("id")
-    with locked(path, lock_timeout_s):
-        doc = _Document.read(path)
-        if isinstance(tenant_id, str) and any(t.id == tenant_id for t in doc.fleet.tenants):
-            raise DuplicateTenant(f"tenant {tenant_id!r} already exists in {path}")
-        _append(doc, entry)
-        fleet = doc.commit()
-    return EditResult(fleet, fleet.tenant(str(tenant_id)), changed=True)
+    return _one(apply_edits(path, [Edit.add(fields)], lock_timeout_s=lock_timeout_s))
 
 
 def set_state(path: Path, tenant_id: str, state: TenantState, *, lock_timeout_s: float = 30.0) -> EditResult:
@@ -108,21 +170,14 @@ def set_state(path: Path, tenant_id: str, state: TenantState, *, lock_timeout_s:
     Raises :class:`UnknownTenant` for an id not in the file. When the tenant is already in ``state`` the
     file is not touched and ``changed`` is False.
     """
-    if state not in STATES:
-        raise EditError(f"unknown state {state!r}; one of: {', '.join(STATES)}")
-    with locked(path, lock_timeout_s):
-        doc = _Document.read(path)
-        try:
-            current = doc.fleet.tenant(tenant_id)
-        except KeyError:
-            raise UnknownTenant(f"no tenant {tenant_id!r} in {path}") from None
-        if current.state == state:
-            doc.keep()
-            return EditResult(doc.fleet, current, changed=False)
-        seq, index = doc.locate(tenant_id)
-        _write_state(seq, index, state)
-        fleet = doc.commit()
-    return EditResult(fleet, fleet.tenant(tenant_id), changed=True)
+    return _one(apply_edits(path, [Edit.set_state(tenant_id, state)], lock_timeout_s=lock_timeout_s))
+
+
+def _one(outcomes: list[EditOutcome]) -> EditResult:
+    (outcome,) = outcomes
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def generate_id(fleet: Fleet, prefix: str = "t") -> str:
@@ -299,24 +354,9 @@ class _Document:
         yaml = _matching_style(data, text, explicit_start)
         return cls(path, key, text, crlf, fleet, data, yaml, _blank_separated(data, text))
 
-    def locate(self, tenant_id: str) -> tuple[CommentedSeq, int]:
-        seq = self.data["tenants"]
-        for index, item in enumerate(seq):
-            if isinstance(item, CommentedMap) and item.get("id") == tenant_id:
-                return seq, index
-        raise UnknownTenant(f"no tenant {tenant_id!r} in {self.path}")  # pragma: no cover - validated above
-
     def keep(self) -> None:
         """Remember the unchanged tree for the next edit of this file in this process."""
         _remember(self)
-
-    def commit(self) -> Fleet:
-        """Validate the edited tree and replace the file with it; the file is untouched on any failure."""
-        text = _dump(self.yaml, self.data)
-        fleet = parse_fleet(text, str(self.path))
-        _replace(self.path, text.replace("\n", "\r\n") if self.crlf else text)
-        _remember(dataclasses.replace(self, text=text, fleet=fleet))
-        return fleet
 
 
 _CACHE: dict[str, _Document] = {}
@@ -389,6 +429,145 @@ def _replace(path: Path, text: str) -> None:
             os.close(dir_fd)
 
 
+# --- a batch of edits ---------------------------------------------------------------------------
+
+_Outcome = tuple[str, bool] | EditError | FleetError  # (tenant id, changed) until the final fleet is known
+
+
+def _precheck(change: Edit) -> EditError | None:
+    """What refuses an edit whatever the file says (nothing read yet, no lock taken)."""
+    try:
+        if change.kind == "add":
+            _new_entry(change.fields)
+        elif change.state not in STATES:
+            return EditError(f"unknown state {change.state!r}; one of: {', '.join(STATES)}")
+    except EditError as exc:
+        return exc
+    return None
+
+
+class _Batch:
+    """Edits applied to one document under its lock. ``text``/``fleet`` are what was accepted so far (the
+    file's at first); ``data`` is the tree of ``text`` unless ``dirty`` (it holds a refused attempt)."""
+
+    def __init__(self, doc: _Document) -> None:
+        self.doc = doc
+        self.text = doc.text
+        self.fleet = doc.fleet
+        self.data = doc.data
+        self.dirty = False
+        self.outcomes: dict[int, _Outcome] = {}
+
+    def run(self, edits: list[tuple[int, Edit]]) -> None:
+        """Try all edits at once; split a refused group until each refused edit stands alone."""
+        groups = deque([edits])
+        while groups:
+            group = groups.popleft()
+            refused = self._attempt(group)
+            if refused is None:
+                continue
+            error, blamed = refused
+            if len(group) == 1:
+                self.outcomes[group[0][0]] = error
+                continue
+            groups.extendleft(reversed(_split(group, blamed)))
+
+    def _attempt(self, group: list[tuple[int, Edit]]) -> tuple[FleetError, set[int]] | None:
+        """Apply ``group`` on top of the accepted text and validate it: None when accepted, else the
+        problems and the edits they blame (those whose tenant entries the problems are about)."""
+        if self.dirty:
+            self.data = self.doc.yaml.load(self.text)  # back to the accepted tree
+            self.dirty = False
+        states = {tenant.id: str(tenant.state) for tenant in self.fleet.tenants}
+        outcomes: dict[int, _Outcome] = {}
+        touched: dict[int, list[int]] = {}  # position in the tenants list -> the edits that changed it
+        for index, change in group:
+            if change.kind == "add":
+                entry = _new_entry(change.fields)
+                tenant_id = entry.get("id")
+                if isinstance(tenant_id, str) and tenant_id in states:
+                    outcomes[index] = DuplicateTenant(f"tenant {tenant_id!r} already exists in {self.doc.path}")
+                    continue
+                _append(self.data, entry, self.doc.blank_separated)
+                self.dirty = True
+                touched.setdefault(len(self.data["tenants"]) - 1, []).append(index)
+                if isinstance(tenant_id, str):
+                    states[tenant_id] = str(entry.get("state", DEFAULT_STATE))
+                outcomes[index] = (str(tenant_id), True)
+                continue
+            tenant_id = change.tenant_id
+            current = states.get(tenant_id)
+            if current is None:
+                outcomes[index] = UnknownTenant(f"no tenant {tenant_id!r} in {self.doc.path}")
+            elif current == change.state:
+                outcomes[index] = (tenant_id, False)
+            else:
+                seq, position = _locate(self.data, tenant_id)
+                _write_state(seq, position, change.state)
+                self.dirty = True
+                touched.setdefault(position, []).append(index)
+                states[tenant_id] = change.state
+                outcomes[index] = (tenant_id, True)
+        if self.dirty:
+            text = _dump(self.doc.yaml, self.data)
+            try:
+                fleet = self.fleet if text == self.text else parse_fleet(text, str(self.doc.path))
+            except FleetError as exc:
+                blamed = {i for position in _positions(exc) for i in touched.get(position, ())}
+                return exc, blamed
+            self.text, self.fleet, self.dirty = text, fleet, False
+        self.outcomes.update(outcomes)
+        return None
+
+    def finish(self) -> Fleet:
+        """Write what was accepted (one atomic replace) and remember it; the fleet now on disk."""
+        if self.text == self.doc.text:
+            if not self.dirty:
+                self.doc.keep()
+            return self.fleet  # a refused attempt is forgotten: the next edit reads the file again
+        _replace(self.doc.path, self.text.replace("\n", "\r\n") if self.doc.crlf else self.text)
+        if self.dirty:
+            self.data = self.doc.yaml.load(self.text)
+        _remember(dataclasses.replace(self.doc, text=self.text, fleet=self.fleet, data=self.data))
+        return self.fleet
+
+
+def _positions(exc: FleetError) -> set[int]:
+    """The positions in the tenants list of the entries a refused fleet's problems are about."""
+    return {
+        p.path[1] for p in exc.problems if len(p.path) >= 2 and p.path[0] == "tenants" and isinstance(p.path[1], int)
+    }
+
+
+def _split(group: list[tuple[int, Edit]], blamed: set[int]) -> list[list[tuple[int, Edit]]]:
+    """A refused group in order: each blamed edit alone and the runs between them; in halves when the
+    problems blame none of its edits (a target over capacity, say)."""
+    if not blamed:
+        middle = len(group) // 2
+        return [group[:middle], group[middle:]]
+    parts: list[list[tuple[int, Edit]]] = []
+    run: list[tuple[int, Edit]] = []
+    for item in group:
+        if item[0] in blamed:
+            if run:
+                parts.append(run)
+                run = []
+            parts.append([item])
+        else:
+            run.append(item)
+    if run:
+        parts.append(run)
+    return parts
+
+
+def _locate(data: CommentedMap, tenant_id: str) -> tuple[CommentedSeq, int]:
+    seq = data["tenants"]
+    for index, item in enumerate(seq):
+        if isinstance(item, CommentedMap) and item.get("id") == tenant_id:
+            return seq, index
+    raise UnknownTenant(f"no tenant {tenant_id!r}")  # pragma: no cover - the fleet has it
+
+
 # --- the edits ---------------------------------------------------------------------------------
 
 
@@ -431,24 +610,24 @@ def _node(value: object, where: str) -> Any:
     raise EditError(f"{where}: cannot write a {type(value).__name__} into tenants.yaml")
 
 
-def _append(doc: _Document, entry: CommentedMap) -> None:
-    seq = doc.data.get("tenants")
+def _append(data: CommentedMap, entry: CommentedMap, blank_separated: bool) -> None:
+    seq = data.get("tenants")
     if not isinstance(seq, CommentedSeq) or not seq:
         # No entries yet (`tenants:` missing, null or []): start a block list with this one.
         def start() -> None:
             new = seq if isinstance(seq, CommentedSeq) else CommentedSeq()
             new.fa.set_block_style()
             new.append(entry)
-            doc.data["tenants"] = new
+            data["tenants"] = new
 
-        _move_tail(doc.data, _last_key(doc.data), start)
+        _move_tail(data, _last_key(data), start)
         return
     if all(isinstance(item, CommentedMap) and item.fa.flow_style() for item in seq):
         entry.fa.set_flow_style()  # like its neighbours: - {id: acme, plan: basic}
     # What follows the last entry (blank lines, comments, the end of the file) stays at the end.
     last = len(seq) - 1
     trailing = _detach_tail(seq, last)
-    if doc.blank_separated:
+    if blank_separated:
         _attach_tail(seq, last, "\n")
     seq.append(entry)
     _attach_tail(seq, last + 1, trailing)

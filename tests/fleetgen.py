@@ -18,6 +18,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Any
 
 PLANS = ("basic", "pro", "enterprise", "starter")
@@ -45,6 +46,47 @@ OVERRIDES: dict[str, tuple[dict[str, Any], ...]] = {
 }
 # Effective storage of each plan without overrides (the built-in figures, and STARTER_PLAN's).
 PLAN_STORAGE = {"basic": 5, "pro": 20, "enterprise": 100, "starter": 2}
+
+
+def docker(networks: int = 30) -> dict[str, Any]:
+    return {
+        "type": "docker",
+        "host": "ssh://ops@host",
+        "capacity": {"cpus": 16, "memory_gib": 64, "networks": networks},
+    }
+
+
+# A small hand-written fleet for exact tests: Docker hosts host-a and host-b (shard eu) and host-c (shard us),
+# a cluster (shard k8s), every plan and state. Costs while active: basic 29.00, pro 99.00, enterprise 499.00,
+# starter 9.99.
+SMALL_FLEET: dict[str, Any] = {
+    "version": 1,
+    "domain": "tenants.example.com",
+    "channels": {"next": "2026.10.1"},
+    "defaults": {"model_provider": "kimi"},
+    "plans": {"starter": STARTER_PLAN},
+    "targets": {
+        "host-a": docker(),
+        "host-b": docker(),
+        "host-c": docker(),
+        "cluster": {
+            "type": "kubernetes",
+            "context": "prod",
+            "capacity": {"cpus": 64, "memory_gib": 256, "storage_gib": 4000},
+        },
+    },
+    "tenants": [
+        {"id": "acme", "plan": "basic", "target": "host-a", "shard": "eu"},
+        {"id": "globex", "plan": "pro", "target": "host-a", "shard": "eu", "labels": {"billing-account": "1002"}},
+        {"id": "initech", "plan": "enterprise", "target": "host-b", "shard": "eu"},
+        {"id": "umbrella", "plan": "basic", "target": "host-c", "shard": "us", "state": "suspended"},
+        {"id": "hooli", "plan": "pro", "target": "cluster", "shard": "k8s"},
+        {"id": "vandelay", "plan": "starter", "target": "host-c", "shard": "us", "state": "offboarded"},
+        {"id": "stark", "plan": "starter", "target": "host-c", "shard": "us"},
+        {"id": "wayne", "plan": "starter", "target": "host-c", "shard": "us"},
+    ],
+}
+SMALL_FLEET_COST = Decimal("745.98")  # 29 + 99 + 499 + 99 + 2 x 9.99; umbrella and vandelay cost nothing
 
 
 def tenant_id(index: int) -> str:

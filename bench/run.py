@@ -1,0 +1,70 @@
+"""`make bench`: every benchmark in one run; writes bench/results.json and bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import docker_runtime, program_eval, signup_load  # noqa: E402
+from bench.bench_diff import measure as diff_measure  # noqa: E402
+from bench.report import write_report  # noqa: E402
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory_kib = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    docker_version = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "docker_engine": docker_version or "none",
+    }
+
+
+def main() -> None:
+    started = time.monotonic()
+    results: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
+    for name, step in (
+        ("program evaluation", program_eval.measure),
+        ("validate + diff", diff_measure),
+        ("signup service", signup_load.measure),
+        ("real Docker engine", docker_runtime.measure),
+    ):
+        print(f"== {name}", flush=True)
+        results.update(step())
+    results["bench_wall_s"] = round(time.monotonic() - started, 1)
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    write_report(results, ROOT / "bench" / "RESULTS.md")
+    print(f"wrote bench/results.json and bench/RESULTS.md in {results['bench_wall_s']} s")
+
+
+if __name__ == "__main__":
+    main()
