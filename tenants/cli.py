@@ -15,7 +15,7 @@ from .edit_cli import register as register_edits
 from .errors import FleetError
 from .k8s_specs import render_manifests
 from .load import load_fleet
-from .model import Fleet
+from .model import Fleet, Tenant
 from .review_cli import register as register_review
 from .stack import ALL_SHARDS, select_shard
 
@@ -40,6 +40,15 @@ def _load(path: Path) -> Fleet:
         raise typer.Exit(1) from None
 
 
+def _load_shard(path: Path, shard: str) -> tuple[Fleet, tuple[Tenant, ...]]:
+    fleet = _load(path)
+    try:
+        return fleet, select_shard(fleet, shard)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def validate(file: FileArg = Path("tenants.yaml")) -> None:
     """Check a fleet file; list every problem with its line and exit 1 if there is any."""
@@ -55,12 +64,7 @@ def render_docker(
     shard: Annotated[str, typer.Option(help="Only this shard's tenants.")] = ALL_SHARDS,
 ) -> None:
     """Print, as JSON, the Docker specs of every tenant and edge proxy (no secret values)."""
-    fleet = _load(tenants)
-    try:
-        selected = select_shard(fleet, shard)
-    except ValueError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(1) from None
+    fleet, selected = _load_shard(tenants, shard)
     print(json.dumps(fleet_specs(fleet, selected), indent=2, sort_keys=True))
 
 
@@ -71,12 +75,7 @@ def render_kubernetes(
     shard: Annotated[str, typer.Option(help="Only this shard's tenants.")] = ALL_SHARDS,
 ) -> None:
     """Write every manifest of every Kubernetes tenant as YAML, secret values redacted."""
-    fleet = _load(tenants)
-    try:
-        selected = select_shard(fleet, shard)
-    except ValueError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(1) from None
+    fleet, selected = _load_shard(tenants, shard)
     rendered = render_manifests(fleet, selected)
     if out is None:
         sys.stdout.write("".join(rendered.values()))

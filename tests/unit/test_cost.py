@@ -17,6 +17,7 @@ from tenants.load import parse_fleet
 from tenants.model import Fleet
 from tenants.review_cli import register
 from tests.fleetgen import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet
+from tests.unit.cli_apps import app_with
 
 Doc = dict[str, Any]
 BASE, BASE_COST = SMALL_FLEET, SMALL_FLEET_COST
@@ -143,14 +144,7 @@ def test_markdown_separates_thousands() -> None:
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
+    return app_with(register)
 
 
 def test_cli(app: typer.Typer, tmp_path: Path) -> None:

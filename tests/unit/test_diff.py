@@ -34,6 +34,7 @@ from tenants.load import parse_fleet
 from tenants.model import Fleet, Limits
 from tenants.review_cli import register
 from tests.fleetgen import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet, generate_fleet_yaml, mutate_fleet
+from tests.unit.cli_apps import app_with
 
 Doc = dict[str, Any]
 Edit = Callable[[Doc], None]
@@ -562,14 +563,7 @@ def test_a_10000_tenant_diff_is_correct() -> None:
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
+    return app_with(register)
 
 
 @pytest.fixture

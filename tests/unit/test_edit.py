@@ -35,6 +35,7 @@ from tenants.errors import FleetError
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import RESERVED_IDS, TENANT_ID, Fleet
 from tenants.secrets_scan import looks_random
+from tests.unit.cli_apps import app_with
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tenants.yaml"
@@ -806,14 +807,7 @@ def test_least_loaded_shard_of_an_empty_fleet_is_the_default() -> None:
 
 @pytest.fixture
 def app() -> typer.Typer:
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def main() -> None:
-        """Test app."""
-
-    register(app)
-    return app
+    return app_with(register)
 
 
 @pytest.fixture

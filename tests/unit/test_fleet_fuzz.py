@@ -12,28 +12,7 @@ from ruamel.yaml import YAML
 from tenants.errors import FleetError
 from tenants.load import parse_fleet
 from tenants.model import Fleet
-
-BASE = """\
-version: 1
-domain: tenants.example.com
-targets:
-  local:
-    type: docker
-    capacity:
-      cpus: 8
-      memory_gib: 32
-      networks: 10
-defaults:
-  target: local
-  model_provider: kimi
-tenants:
-  - id: acme
-  - id: globex
-    plan: pro
-  - id: initech
-    plan: basic
-    model_provider: anthropic
-"""
+from tests.unit.fleets import BASE
 
 # ~300 examples in all; deterministic so a red build is reproducible, no example database on disk.
 FUZZ = settings(deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
