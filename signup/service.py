@@ -29,11 +29,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from tenants.edit import (
     DuplicateTenant,
@@ -68,6 +70,7 @@ TARGET_STATE: Mapping[str, Literal["active", "suspended", "offboarded"]] = {
     "offboard": "offboarded",
 }
 ID_ATTEMPTS = 20
+EDIT_GATHER_MAX_S = 0.05  # how long the fleet writer may wait for edits of requests already being handled
 CHECKED_FIELDS = ("plan", "model_provider", "target", "shard", "channel")
 
 Apply = Callable[[str], tuple[str, str]]  # pending job id → (tenant id, shard), after editing the file
@@ -86,7 +89,12 @@ class SignupService:
         self.runner = runner
         self.vault = TokenVault()
         self.fleets = FleetCache(settings.fleet_file)
-        self.edits = EditQueue(settings.fleet_file, lock_timeout_s=settings.lock_timeout_s)
+        self.edits = EditQueue(
+            settings.fleet_file,
+            lock_timeout_s=settings.lock_timeout_s,
+            gather_max_s=EDIT_GATHER_MAX_S,
+            on_written=self.fleets.written,
+        )
         self._workers: dict[str, StackWorker] = {}
         self._writing: dict[str, str] = {}  # job id → stack, while the job's change is being written
         self._lock = threading.Lock()
@@ -198,42 +206,37 @@ class SignupService:
     def _accept(
         self, client: str, key: str | None, kind: JobKind, request: Mapping[str, object], apply: Apply
     ) -> Accepted:
-        fingerprint = hashlib.sha256(json.dumps([kind, request], sort_keys=True).encode()).hexdigest()
-        if key is not None and (existing := self.store.by_key(client, key)) is not None:
-            return _replay(existing, fingerprint)
-        job = Job(
-            id=f"j-{uuid.uuid4().hex[:16]}",
-            kind=kind,
-            client=client,
-            request_hash=fingerprint,
-            request=request,
-            idempotency_key=key,
-            # A new tenant's id is recorded only once it is known to be free (``_pending``), so a restart
-            # never mistakes someone else's existing tenant for this job's.
-            tenant_id=str(request.get("tenant_id") or ""),
-        )
-        try:
-            self.store.insert(job)
-        except DuplicateKeyError:
-            existing = self.store.by_key(client, key or "")
-            if existing is None:  # the other request was refused and dropped its job just now
-                raise ApiError(409, "request_in_progress", "retry this request", headers={"Retry-After": "1"}) from None
-            return _replay(existing, fingerprint)
-        try:
-            tenant_id, _ = apply(job.id)
-        except Exception as exc:
-            self._written(job.id)
-            self.store.delete(job.id)
-            subject = str(request.get("id") or request.get("tenant_id") or "")
-            error = _refusal(exc)
-            if error is None:
-                self.store.audit(client, kind, subject, job_id=None, result="error", detail=type(exc).__name__)
-                raise
-            detail = f"{error.code}: {error.message}"[:500]
-            self.store.audit(client, kind, subject, job_id=None, result="refused", detail=detail)
-            if error is exc:
-                raise
-            raise error from None
+        refused: Exception | None = None
+        with self.edits.preparing():  # the writer may wait a moment for this request's edit
+            fingerprint = hashlib.sha256(json.dumps([kind, request], sort_keys=True).encode()).hexdigest()
+            if key is not None and (existing := self.store.by_key(client, key)) is not None:
+                return _replay(existing, fingerprint)
+            job = Job(
+                id=f"j-{uuid.uuid4().hex[:16]}",
+                kind=kind,
+                client=client,
+                request_hash=fingerprint,
+                request=request,
+                idempotency_key=key,
+                # A new tenant's id is recorded only once it is known to be free (``_pending``), so a restart
+                # never mistakes someone else's existing tenant for this job's.
+                tenant_id=str(request.get("tenant_id") or ""),
+            )
+            try:
+                self.store.insert(job)
+            except DuplicateKeyError:
+                existing = self.store.by_key(client, key or "")
+                if existing is None:  # the other request was refused and dropped its job just now
+                    raise ApiError(
+                        409, "request_in_progress", "retry this request", headers={"Retry-After": "1"}
+                    ) from None
+                return _replay(existing, fingerprint)
+            try:
+                tenant_id, _ = apply(job.id)
+            except Exception as exc:
+                refused = exc
+        if refused is not None:
+            self._refused(client, kind, request, job, refused)
         try:
             queued = self.store.mark_queued(job.id)
         finally:
@@ -248,6 +251,21 @@ class SignupService:
                 self.store.audit(client, "git commit", tenant_id, job_id=job.id, result="failed", detail=reason)
         self._worker(queued.stack).notify()
         return Accepted(queued, replayed=False)
+
+    def _refused(self, client: str, kind: JobKind, request: Mapping[str, object], job: Job, exc: Exception) -> NoReturn:
+        """Drop the job of a change that did not reach the file, audit why, and raise the API's error."""
+        self._written(job.id)
+        self.store.delete(job.id)
+        subject = str(request.get("id") or request.get("tenant_id") or "")
+        error = _refusal(exc)
+        if error is None:
+            self.store.audit(client, kind, subject, job_id=None, result="error", detail=type(exc).__name__)
+            raise exc
+        detail = f"{error.code}: {error.message}"[:500]
+        self.store.audit(client, kind, subject, job_id=None, result="refused", detail=detail)
+        if error is exc:
+            raise exc
+        raise error from None
 
     def _fleet(self) -> Fleet:
         try:
@@ -375,6 +393,20 @@ class FleetCache:
                 self._key, self._fleet, self._loaded = (info.st_ino, info.st_size, info.st_mtime_ns), fleet, now
             return fleet
 
+    def written(self, fleet: Fleet) -> None:
+        """The editor just wrote ``fleet`` and still holds the file's lock: the file is exactly that fleet,
+        so the requests after a write need not parse it again. Never raises."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return
+        with self._lock:
+            self._key, self._fleet, self._loaded = (
+                (info.st_ino, info.st_size, info.st_mtime_ns),
+                fleet,
+                time.monotonic(),
+            )
+
     def _cached(self) -> Fleet | None:
         try:
             info = os.stat(self.path)
@@ -392,27 +424,67 @@ class EditQueue:
     edit waiting when it gets to the file and applies them with one :func:`tenants.edit.apply_edits`
     (one lock, one validation, one write), then hands each caller its own outcome.
 
-    While one batch is written the next one gathers, so a burst of N requests costs a few writes instead
-    of N, and nobody waits for a timer: a lone edit is written at once. The writer thread starts with the
-    first edit and ends after ``idle_s`` without any."""
+    Requests announce themselves with :meth:`preparing` before the work that precedes their edit (the
+    job row, the fleet lookups); the writer, once an edit waits, also waits for the announced ones, at
+    most ``gather_max_s``, so a burst becomes a few large batches rather than many small ones, while a
+    lone edit is written at once. The writer thread starts with the first edit and ends after ``idle_s``
+    without any."""
 
-    def __init__(self, path: Path, *, lock_timeout_s: float, idle_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout_s: float,
+        gather_max_s: float = 0.05,
+        idle_s: float = 5.0,
+        on_written: Callable[[Fleet], None] | None = None,
+    ) -> None:
         self.path = path
         self.lock_timeout_s = lock_timeout_s
+        self.on_written = on_written  # called with each fleet written, under the file's lock
+        self.gather_max_s = gather_max_s
         self.idle_s = idle_s
-        self.batches = 0  # apply_edits calls made (for tests and metrics)
+        self.batches: deque[int] = deque(maxlen=1000)  # the sizes of the last batches written (tests, metrics)
         self._cond = threading.Condition()
         self._waiting: list[tuple[Edit, Future[EditOutcome]]] = []
+        self._preparing = 0  # announced requests that have not handed in an edit yet
+        self._announced = threading.local()
         self._writer: threading.Thread | None = None
         self._stopping = False
+
+    @contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Announce that this thread is about to hand in an edit (it need not: leaving the block is enough)."""
+        with self._cond:
+            self._preparing += 1
+        self._announced.active = True
+        try:
+            yield
+        finally:
+            self._handed_in()
+
+    def _handed_in(self) -> None:
+        if self._take_announcement():
+            with self._cond:
+                self._preparing -= 1
+                if self._preparing == 0:
+                    self._cond.notify()
+
+    def _take_announcement(self) -> bool:
+        """Whether this thread announced an edit it has not handed in yet (and from now on: no)."""
+        announced = bool(getattr(self._announced, "active", False))
+        self._announced.active = False
+        return announced
 
     def apply(self, edit: Edit) -> EditOutcome:
         """The edit's outcome once it is in the file (or refused): an EditResult, EditError or FleetError.
 
         Raises what the batch raised when no edit of it could be tried (lock timeout, unreadable or
         invalid file, a failed write): the same as :func:`tenants.edit.add_tenant` would raise."""
+        announced = self._take_announcement()
         future: Future[EditOutcome] = Future()
-        with self._cond:
+        with self._cond:  # one step: the writer never sees the announcement gone and the edit not there
+            self._preparing -= int(announced)
             self._waiting.append((edit, future))
             if self._writer is None:
                 self._stopping = False
@@ -434,21 +506,34 @@ class EditQueue:
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._waiting and not self._stopping:
-                    self._cond.wait(self.idle_s)
+                self._until(lambda: bool(self._waiting) or self._stopping, self.idle_s)
                 if not self._waiting:
                     self._writer = None
                     return
+                self._until(lambda: self._preparing <= 0 or self._stopping, self.gather_max_s)
                 batch, self._waiting = self._waiting, []
             self._write(batch)
 
+    def _until(self, done: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
+
     def _write(self, batch: list[tuple[Edit, Future[EditOutcome]]]) -> None:
-        self.batches += 1
+        self.batches.append(len(batch))
         try:
-            outcomes = apply_edits(self.path, [edit for edit, _ in batch], lock_timeout_s=self.lock_timeout_s)
+            outcomes = apply_edits(
+                self.path,
+                [edit for edit, _ in batch],
+                lock_timeout_s=self.lock_timeout_s,
+                on_written=self.on_written,
+            )
             if len(outcomes) != len(batch):  # pragma: no cover - apply_edits answers every edit
                 raise RuntimeError(f"apply_edits answered {len(outcomes)} of {len(batch)} edits")
-        except BaseException as exc:  # no edit was tried: every caller of the batch gets the error
+        except BaseException as exc:  # nothing was written: every caller of the batch gets the error
             for _, future in batch:
                 future.set_exception(exc)
             return

@@ -120,7 +120,13 @@ EditOutcome = EditResult | EditError | FleetError
 # --- public API --------------------------------------------------------------------------------
 
 
-def apply_edits(path: Path, edits: Sequence[Edit], *, lock_timeout_s: float = 30.0) -> list[EditOutcome]:
+def apply_edits(
+    path: Path,
+    edits: Sequence[Edit],
+    *,
+    lock_timeout_s: float = 30.0,
+    on_written: Callable[[Fleet], None] | None = None,
+) -> list[EditOutcome]:
     """Apply ``edits`` in order under one lock, with one validation and one write when all are valid.
 
     Returns one outcome per edit, in input order: an :class:`EditResult` (every result carries the fleet
@@ -131,6 +137,10 @@ def apply_edits(path: Path, edits: Sequence[Edit], *, lock_timeout_s: float = 30
     Raises (and changes nothing) when no edit could be tried: :class:`EditError` when the lock is not
     free within ``lock_timeout_s`` or the file is unreadable, :class:`tenants.errors.FleetError` when the
     file as it is is invalid; an ``OSError`` while writing leaves the file as it was.
+
+    ``on_written`` is called with the fleet just written, while the file is still locked (so what it
+    sees of the file, its ``stat`` say, is that fleet's); not at all when nothing was written. It must
+    not raise: the file is already replaced.
     """
     path = Path(path)
     outcomes: list[EditOutcome | None] = [None] * len(edits)
@@ -145,7 +155,7 @@ def apply_edits(path: Path, edits: Sequence[Edit], *, lock_timeout_s: float = 30
         with locked(path, lock_timeout_s):
             batch = _Batch(_Document.read(path))
             batch.run(todo)
-            fleet = batch.finish()
+            fleet = batch.finish(on_written)
         for index, outcome in batch.outcomes.items():
             if isinstance(outcome, tuple):
                 tenant_id, changed = outcome
@@ -519,7 +529,7 @@ class _Batch:
         self.outcomes.update(outcomes)
         return None
 
-    def finish(self) -> Fleet:
+    def finish(self, on_written: Callable[[Fleet], None] | None = None) -> Fleet:
         """Write what was accepted (one atomic replace) and remember it; the fleet now on disk."""
         if self.text == self.doc.text:
             if not self.dirty:
@@ -529,6 +539,8 @@ class _Batch:
         if self.dirty:
             self.data = self.doc.yaml.load(self.text)
         _remember(dataclasses.replace(self.doc, text=self.text, fleet=self.fleet, data=self.data))
+        if on_written is not None:
+            on_written(self.fleet)
         return self.fleet
 
 

@@ -21,10 +21,13 @@ from typer.testing import CliRunner
 from tenants import edit
 from tenants.edit import (
     DuplicateTenant,
+    Edit,
     EditError,
+    EditOutcome,
     EditResult,
     UnknownTenant,
     add_tenant,
+    apply_edits,
     generate_id,
     least_loaded_shard,
     locked,
@@ -925,3 +928,314 @@ def test_the_editor_never_imports_pulumi() -> None:
     code = "import sys, tenants.edit, tenants.edit_cli; print(sorted(m for m in sys.modules if 'pulumi' in m))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+# --- apply_edits: a batch, one validation, one write -------------------------------------------
+
+
+@pytest.fixture
+def replaced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The targets of every os.replace made while the test runs (one per write of the file)."""
+    calls: list[str] = []
+    real = os.replace
+
+    def counting(src: str, dst: str) -> None:
+        calls.append(str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(edit.os, "replace", counting)
+    return calls
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the editor validates."""
+    calls: list[str] = []
+    real = edit.parse_fleet
+
+    def counting(text: str, source: str) -> Fleet:
+        calls.append(text)
+        return real(text, source)
+
+    monkeypatch.setattr(edit, "parse_fleet", counting)
+    return calls
+
+
+# The steps of ``edits()`` as one batch.
+BATCH = [
+    Edit.add({"id": "one", "plan": "pro", "labels": {"n": "1"}}),
+    Edit.set_state("umbrella", "active"),
+    Edit.set_state("one", "suspended"),
+    Edit.add({"id": "two", "target": "cluster-eu", "shard": "k8s-example"}),
+    Edit.set_state("vandelay", "offboarded"),
+    Edit.set_state("two", "suspended"),
+    Edit.set_state("one", "active"),
+    Edit.add({"id": "three"}),
+]
+
+
+def one_by_one(path: Path, batch: list[Edit]) -> list[EditOutcome]:
+    """What add_tenant / set_state do with the batch's edits, one after another."""
+    out: list[EditOutcome] = []
+    for step in batch:
+        try:
+            if step.kind == "add":
+                out.append(add_tenant(path, step.fields))
+            else:
+                out.append(set_state(path, step.tenant_id, step.state))  # type: ignore[arg-type]
+        except (EditError, FleetError) as exc:
+            out.append(exc)
+    return out
+
+
+def same_outcomes(batch: list[EditOutcome], single: list[EditOutcome], path: Path, reference: Path) -> None:
+    """The batch's outcomes are those of the single edits: the same refusals, the same messages."""
+    assert [type(o) for o in batch] == [type(o) for o in single]
+    for got, want in zip(batch, single, strict=True):
+        if isinstance(want, FleetError):
+            assert isinstance(got, FleetError)
+            assert [(p.path, p.message) for p in got.problems] == [(p.path, p.message) for p in want.problems]
+        elif isinstance(want, EditError):
+            assert str(got) == str(want).replace(str(reference), str(path))
+        else:
+            assert isinstance(got, EditResult)
+            assert (got.tenant.id, got.changed) == (want.tenant.id, want.changed)
+
+
+def test_a_batch_is_validated_and_written_once_as_the_single_edits_would_write_it(
+    tmp_path: Path, replaced: list[str], validations: list[str]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    expected = edits(write(tmp_path / "b", EXAMPLE.read_text()), forget=False)
+    path = write(tmp_path / "a", EXAMPLE.read_text())
+    edit._CACHE.clear()
+    replaced.clear()
+    validations.clear()
+
+    results = apply_edits(path, BATCH)
+
+    assert path.read_bytes() == expected
+    assert replaced == [str(path)]  # one write
+    assert len(validations) == 2  # the file as it was, and the new fleet once
+    assert all(isinstance(r, EditResult) and r.changed for r in results)
+    on_disk = load_fleet(path)
+    assert [r.tenant.id for r in results if isinstance(r, EditResult)] == [
+        "one",
+        "umbrella",
+        "one",
+        "two",
+        "vandelay",
+        "two",
+        "one",
+        "three",
+    ]
+    for result in results:
+        assert isinstance(result, EditResult)
+        assert result.fleet == on_disk  # every result carries the fleet written at the end
+        assert result.tenant == on_disk.tenant(result.tenant.id)
+    assert leftovers(path) == []
+
+    # The batch's tree is remembered like a single edit's: the next edit writes what a fresh read would.
+    add_tenant(path, {"id": "four"})
+    assert path.read_text() == expected.decode() + "\n  - id: four\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SMALL + "tenants: []\n# the end\n",
+        SMALL + "",
+        SMALL + "tenants:\n  - {id: acme, plan: basic}\n  - {id: globex, plan: pro}\n",
+        SMALL + "tenants:\n- id: acme\n  labels:\n    team: a\n\n- id: globex\n  plan: pro\n",
+        (SMALL + "tenants:\n  - id: acme\n").replace("\n", "\r\n"),
+        EXAMPLE.read_text() + "\n# Add new customers above this line.\n",
+    ],
+    ids=["empty-list", "missing", "flow-style", "other-indentation", "crlf", "trailing-comment"],
+)
+def test_a_batch_keeps_the_formatting_single_edits_keep(tmp_path: Path, text: str, replaced: list[str]) -> None:
+    batch = [
+        Edit.add({"id": "newco", "plan": "pro"}),
+        Edit.add({"id": "other", "labels": {"team": "b"}}),
+        Edit.set_state("newco", "suspended"),
+    ]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reference = tmp_path / "b" / "tenants.yaml"
+    reference.write_bytes(text.encode())
+    one_by_one(reference, batch)
+    path = tmp_path / "a" / "tenants.yaml"
+    path.write_bytes(text.encode())
+    replaced.clear()
+
+    assert all(isinstance(r, EditResult) for r in apply_edits(path, batch))
+    assert path.read_bytes() == reference.read_bytes()
+    assert replaced == [str(path)]
+
+
+def test_bad_edits_in_a_batch_fail_alone_and_the_others_land_in_one_write(tmp_path: Path, replaced: list[str]) -> None:
+    batch = [
+        Edit.add({"id": "good-1", "plan": "pro"}),
+        Edit.add({"id": "bad-plan", "plan": "platinum"}),  # the fleet refuses it: FleetError
+        Edit.set_state("acme", "suspended"),
+        Edit.add({"id": "acme"}),  # DuplicateTenant
+        Edit.set_state("nobody", "suspended"),  # UnknownTenant
+        Edit.set_state("globex", "paused"),  # EditError before anything is read
+        Edit.add({"id": "admin"}),  # a reserved id: FleetError
+        Edit.add({"id": "good-2", "labels": {"team": "b"}}),
+        Edit.add({"id": "good-1"}),  # a duplicate of an edit earlier in the batch
+        Edit.add({"id": "bad-value", "labels": {"team": {"a", "b"}}}),  # EditError: YAML cannot hold a set
+        Edit.set_state("umbrella", "active"),
+    ]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reference = write(tmp_path / "b", EXAMPLE.read_text())
+    single = one_by_one(reference, batch)
+    path = write(tmp_path / "a", EXAMPLE.read_text())
+    replaced.clear()
+
+    results = apply_edits(path, batch)
+
+    assert [type(r).__name__ for r in results] == [
+        "EditResult",
+        "FleetError",
+        "EditResult",
+        "DuplicateTenant",
+        "UnknownTenant",
+        "EditError",
+        "FleetError",
+        "EditResult",
+        "DuplicateTenant",
+        "EditError",
+        "EditResult",
+    ]
+    same_outcomes(results, single, path, reference)
+    bad_plan = results[1]
+    assert isinstance(bad_plan, FleetError)
+    assert [p.path[:3] for p in bad_plan.problems] == [("tenants", 7, "plan")]  # after good-1, as on its own
+    assert path.read_bytes() == reference.read_bytes()
+    assert replaced == [str(path)]
+    assert [t.id for t in load_fleet(path).tenants] == [*EXAMPLE_IDS, "good-1", "good-2"]
+    assert "platinum" not in path.read_text() and "admin" not in path.read_text()
+
+
+def test_a_bad_edit_blamed_by_the_validation_costs_a_few_validations_not_one_per_edit(
+    tmp_path: Path, replaced: list[str], validations: list[str]
+) -> None:
+    large = "      cpus: 128\n      memory_gib: 1024\n      networks: 4096"
+    path = write(tmp_path, swap(EXAMPLE.read_text(), "      cpus: 8\n      memory_gib: 32\n      networks: 30", large))
+    batch = [Edit.add({"id": f"new-{i:02d}"}) for i in range(40)]
+    batch[17] = Edit.add({"id": "bad-plan", "plan": "platinum"})
+    edit._CACHE.clear()
+    validations.clear()
+
+    results = apply_edits(path, batch)
+
+    assert [i for i, r in enumerate(results) if not isinstance(r, EditResult)] == [17]
+    # The file, all 40 at once, the 17 before the bad one, the bad one alone, the 22 after it.
+    assert len(validations) == 5
+    assert replaced == [str(path)]
+    assert len(load_fleet(path).tenants) == len(EXAMPLE_IDS) + 39
+
+
+def test_a_batch_over_capacity_lands_what_fits_as_single_edits_would(tmp_path: Path, replaced: list[str]) -> None:
+    """Problems no tenant entry is blamed for (a target's capacity) are isolated by halving the batch."""
+    text = swap(SMALL, "cpus: 8,", "cpus: 4,") + "tenants:\n  - id: acme\n"
+    batch = [Edit.add({"id": f"new-{i}"}) for i in range(1, 6)]  # one basic tenant needs 1 CPU
+    batch.insert(4, Edit.set_state("acme", "suspended"))  # frees a CPU for the last one
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    reference = write(tmp_path / "b", text)
+    single = one_by_one(reference, batch)
+    path = write(tmp_path / "a", text)
+    replaced.clear()
+
+    results = apply_edits(path, batch)
+
+    same_outcomes(results, single, path, reference)
+    assert [type(r).__name__ for r in results] == ["EditResult"] * 3 + ["FleetError"] + ["EditResult"] * 2
+    refused = results[3]
+    assert isinstance(refused, FleetError)
+    assert [p.path for p in refused.problems] == [("targets", "local", "capacity", "cpus")]
+    assert path.read_bytes() == reference.read_bytes()
+    assert replaced == [str(path)]
+    fleet = load_fleet(path)
+    assert [(t.id, t.state) for t in fleet.tenants] == [
+        ("acme", "suspended"),
+        ("new-1", "active"),
+        ("new-2", "active"),
+        ("new-3", "active"),
+        ("new-5", "active"),
+    ]
+
+
+def test_a_batch_that_changes_nothing_does_not_write(path: Path, replaced: list[str]) -> None:
+    before = path.read_bytes()
+    results = apply_edits(
+        path,
+        [
+            Edit.set_state("umbrella", "suspended"),
+            Edit.add({"id": "acme"}),
+            Edit.set_state("nobody", "active"),
+            Edit.add({"id": "newco", "plan": "platinum"}),
+        ],
+    )
+
+    assert [type(r).__name__ for r in results] == ["EditResult", "DuplicateTenant", "UnknownTenant", "FleetError"]
+    assert isinstance(results[0], EditResult) and results[0].changed is False
+    assert results[0].fleet == load_fleet(path)
+    assert replaced == []
+    assert_untouched(path, before)
+
+
+def test_a_batch_raises_when_no_edit_can_be_tried(path: Path, tmp_path: Path) -> None:
+    before = path.read_bytes()
+    assert apply_edits(path, []) == []
+    with locked(path, 1.0):
+        with pytest.raises(EditError, match="gave up waiting"):
+            apply_edits(path, [Edit.add({"id": "newco"}), Edit.set_state("acme", "suspended")], lock_timeout_s=0)
+        # Edits refused before the file is read need no lock.
+        (refused,) = apply_edits(path, [Edit.set_state("acme", "paused")], lock_timeout_s=0)
+        assert isinstance(refused, EditError) and "unknown state 'paused'" in str(refused)
+    assert_untouched(path, before)
+
+    (tmp_path / "invalid").mkdir()
+    invalid = write(tmp_path / "invalid", SMALL + "tenants: 3\n")
+    with pytest.raises(FleetError):
+        apply_edits(invalid, [Edit.add({"id": "newco"}), Edit.add({"id": "other"})])
+
+
+def test_an_edit_kind_must_be_add_or_state() -> None:
+    with pytest.raises(ValueError, match="unknown edit kind 'remove'"):
+        Edit("remove")  # type: ignore[arg-type]
+
+
+def test_on_written_sees_the_written_fleet_while_the_file_is_still_locked(path: Path) -> None:
+    seen: list[tuple[Fleet, bytes, bool]] = []
+
+    def on_written(fleet: Fleet) -> None:
+        free: list[bool] = []
+
+        def try_lock() -> None:
+            try:
+                with locked(path, 0):
+                    free.append(True)
+            except EditError:
+                free.append(False)
+
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        seen.append((fleet, path.read_bytes(), free[0]))
+
+    results = apply_edits(path, [Edit.add({"id": "newco"}), Edit.set_state("acme", "suspended")], on_written=on_written)
+
+    assert len(seen) == 1
+    fleet, text, free = seen[0]
+    assert fleet == load_fleet(path) and text == path.read_bytes()
+    assert free is False
+    assert all(isinstance(r, EditResult) and r.fleet is fleet for r in results)
+
+    # Nothing written, nothing called.
+    apply_edits(path, [Edit.set_state("acme", "suspended"), Edit.add({"id": "newco"})], on_written=on_written)
+    assert len(seen) == 1
