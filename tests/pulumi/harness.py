@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 from collections.abc import Mapping
@@ -117,6 +118,9 @@ def run_program(
     """Evaluate a program (the project's own by default) once against a fleet file; returns every
     registration and the exports."""
     run = ProgramRun()
+    # The mock runtime uses the thread's current event loop; a test that ran asyncio.run() before
+    # in this process leaves none behind.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=_RecordingMonitor(mocks, run))
     values = {
