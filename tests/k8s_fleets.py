@@ -115,3 +115,19 @@ VARIANTS: dict[str, str] = {
     "yaml11-labels": edited(yaml11_label_values),
     **{state: edited(add_enterprise_tenant, all_cluster_tenants(state)) for state in STATES},
 }
+
+# Every role a live tenant's manifests have, in apply order (the logical-name suffixes).
+ALL_ROLES = (
+    "namespace",
+    "quota",
+    "limits",
+    "default-deny",
+    "gateway-traffic",
+    "service-account",
+    "secret",
+    "config",
+    "state",
+    "deployment",
+    "service",
+    "ingress",
+)

@@ -6,24 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.k8s_fleets import ALL_ROLES as ROLES
+
 from .harness import ROOT, ProgramRun, run_program
 
 KUBECONFIG = {"clusterEuKubeconfig": "apiVersion: v1\nkind: Config\n"}
 K8S_SHARD = {"shard": "k8s-example"}
-ROLES = (
-    "namespace",
-    "quota",
-    "limits",
-    "default-deny",
-    "gateway-traffic",
-    "service-account",
-    "secret",
-    "config",
-    "state",
-    "deployment",
-    "service",
-    "ingress",
-)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from tenants.cli import app
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet, KubernetesTarget, Overrides, Tenant
 from tenants.secrets_scan import SHAPES, find_credentials
-from tests.k8s_fleets import CLUSTER, ENTERPRISE_TENANT, STATES, VARIANTS, edited, set_cluster
+from tests.k8s_fleets import ALL_ROLES, CLUSTER, ENTERPRISE_TENANT, STATES, VARIANTS, edited, set_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.33.0"
@@ -40,20 +40,6 @@ CHECKOV_TIMEOUT_S = 300
 FLEETS: dict[str, Fleet] = {name: parse_fleet(text, f"{name} variant") for name, text in VARIANTS.items()}
 EXAMPLE = FLEETS["example"]
 
-ALL_ROLES = (
-    "namespace",
-    "quota",
-    "limits",
-    "default-deny",
-    "gateway-traffic",
-    "service-account",
-    "secret",
-    "config",
-    "state",
-    "deployment",
-    "service",
-    "ingress",
-)
 WORKLOAD_ROLES = ("deployment", "service", "ingress")
 KIND_OF_ROLE = {
     "namespace": "Namespace",
