@@ -147,10 +147,7 @@ def edge_name(target_name: str) -> str:
 
 
 def docker_target(fleet: Fleet, tenant: Tenant) -> DockerTarget:
-    target = fleet.targets[tenant.target]
-    if not isinstance(target, DockerTarget):
-        raise TypeError(f"tenant {tenant.id!r} is on target {tenant.target!r}, which is not a Docker host")
-    return target
+    return fleet.target_as(tenant.target, DockerTarget)
 
 
 # An internal network still gives the host an address on the bridge, through which containers reach
@@ -252,9 +249,7 @@ def tenant_spec(fleet: Fleet, tenant: Tenant) -> TenantDockerSpec:
 
 def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> EdgeSpec:
     """The one edge proxy of a Docker target, routing exactly its active tenants."""
-    target = fleet.targets[target_name]
-    if not isinstance(target, DockerTarget):
-        raise TypeError(f"target {target_name!r} is not a Docker host")
+    target = fleet.target_as(target_name, DockerTarget)
     active = tuple(t for t in tenants if t.target == target_name and t.state == "active")
     routes = tuple(route_spec(fleet, t) for t in sorted(active, key=lambda t: t.id))
     labels = {

@@ -53,10 +53,7 @@ def namespace_name(tenant_id: str) -> str:
 
 
 def k8s_target(fleet: Fleet, tenant: Tenant) -> KubernetesTarget:
-    target = fleet.targets[tenant.target]
-    if not isinstance(target, KubernetesTarget):
-        raise TypeError(f"tenant {tenant.id!r} is on target {tenant.target!r}, which is not a Kubernetes cluster")
-    return target
+    return fleet.target_as(tenant.target, KubernetesTarget)
 
 
 def quantity_cpu(cpus: float) -> str:
@@ -236,12 +233,12 @@ def secret(tenant: Tenant) -> Manifest:
     }
 
 
-def config_map(fleet: Fleet, tenant: Tenant) -> Manifest:
+def config_map(tenant: Tenant, config: str) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(CONFIG_MAP, namespace_name(tenant.id), owner_labels(tenant)),
-        "data": {CONFIG_KEY: gateway_config_text(fleet, tenant)},
+        "data": {CONFIG_KEY: config},
     }
 
 
@@ -270,9 +267,9 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(fleet: Fleet, tenant: Tenant) -> Manifest:
+def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
+    """``config`` is the ConfigMap's openclaw.json: its checksum rolls the pod when it changes."""
     target = k8s_target(fleet, tenant)
-    config = gateway_config_text(fleet, tenant)
     limits = fleet.limits(tenant)
     env: list[dict[str, Any]] = [
         {"name": k, "value": v} for k, v in sorted(openclaw.environment(limits.memory_gib).items())
@@ -418,6 +415,7 @@ def ingress(fleet: Fleet, tenant: Tenant) -> Manifest:
 def tenant_manifests(fleet: Fleet, tenant: Tenant) -> TenantManifests:
     """Suspended: the deployment scales to zero. Offboarded: workload, service and ingress go;
     namespace, data and secret stay (deleting a namespace would delete its volume claims)."""
+    config = gateway_config_text(fleet, tenant)
     objects: list[tuple[str, Manifest]] = [
         ("namespace", namespace(tenant)),
         ("quota", resource_quota(fleet, tenant)),
@@ -426,12 +424,12 @@ def tenant_manifests(fleet: Fleet, tenant: Tenant) -> TenantManifests:
         ("gateway-traffic", gateway_traffic(fleet, tenant)),
         ("service-account", service_account(tenant)),
         ("secret", secret(tenant)),
-        ("config", config_map(fleet, tenant)),
+        ("config", config_map(tenant, config)),
         ("state", pvc(fleet, tenant)),
     ]
     if tenant.state != "offboarded":
         objects += [
-            ("deployment", deployment(fleet, tenant)),
+            ("deployment", deployment(fleet, tenant, config)),
             ("service", service(tenant)),
             ("ingress", ingress(fleet, tenant)),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -347,6 +347,7 @@ class KubernetesTarget(Frozen):
 
 
 Target = Annotated[DockerTarget | KubernetesTarget, Field(discriminator="type")]
+TargetT = TypeVar("TargetT", DockerTarget, KubernetesTarget)
 
 
 class Images(Frozen):
@@ -455,6 +456,13 @@ class Fleet(Frozen):
         for name, version in value.items():
             check_channel(name, version)
         return value
+
+    def target_as(self, name: str, kind: type[TargetT]) -> TargetT:
+        """Target ``name``, which must be of ``kind`` (a spec builder for one backend asks for its own)."""
+        target = self.targets[name]
+        if not isinstance(target, kind):
+            raise TypeError(f"target {name!r} is a {target.type} target, not {kind.__name__}")
+        return target
 
     def tenant(self, tenant_id: str) -> Tenant:
         for tenant in self.tenants:
