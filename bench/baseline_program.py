@@ -6,11 +6,12 @@ constant arguments of the same shape.
 """
 
 import pulumi
-import pulumi_command as command
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 from ruamel.yaml import YAML
+
+from components.docker_ops import PidsLimit
 
 config = pulumi.Config("openclaw-tenants")
 with open(config.require("tenantsFile")) as handle:
@@ -37,10 +38,24 @@ if backend == "docker":
             cpus="1",
             opts=opts,
         )
-        command.local.Command(f"{tid}-pids-limit", create="docker update --pids-limit 512", triggers=[container.id])
+        PidsLimit(
+            f"{tid}-pids-limit",
+            host="unix:///var/run/docker.sock",
+            container=container.name,
+            container_id=container.id,
+            limit=512,
+            opts=pulumi.ResourceOptions(),
+        )
     edge_net = docker.Network("edge-network", name="openclaw-edge", opts=opts)
     edge = docker.Container("edge-proxy", name="openclaw-edge", image=image.name, opts=opts)
-    command.local.Command("edge-pids-limit", create="docker update --pids-limit 256", triggers=[edge.id])
+    PidsLimit(
+        "edge-pids-limit",
+        host="unix:///var/run/docker.sock",
+        container=edge.name,
+        container_id=edge.id,
+        limit=256,
+        opts=pulumi.ResourceOptions(),
+    )
 else:
     provider = k8s.Provider("k8s", context="bench")
     opts = pulumi.ResourceOptions(provider=provider)

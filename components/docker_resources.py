@@ -6,10 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 import pulumi
-import pulumi_command as command
 import pulumi_docker as docker
 
+from tenants import docker_forms
 from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
+
+from .docker_ops import PidsLimit
+
+# Settings the provider neither updates nor replaces on its own: a change must recreate the container.
+RECREATE_ON = ["healthcheck", "tmpfs", "init"]
 
 LabelT = TypeVar("LabelT", docker.ContainerLabelArgs, docker.NetworkLabelArgs, docker.VolumeLabelArgs)
 
@@ -20,6 +25,7 @@ def labels(kind: type[LabelT], mapping: Mapping[str, str]) -> list[LabelT]:
 
 
 def network(logical_name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions) -> docker.Network:
+    """A fixed-name network: a replacement (egress changed) must delete the old one first."""
     return docker.Network(
         logical_name,
         name=spec.name,
@@ -28,7 +34,7 @@ def network(logical_name: str, spec: NetworkSpec, opts: pulumi.ResourceOptions) 
         options=dict(spec.options),
         ipam_configs=[docker.NetworkIpamConfigArgs(subnet=spec.subnet)] if spec.subnet else None,
         labels=labels(docker.NetworkLabelArgs, spec.labels),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )
 
 
@@ -79,7 +85,7 @@ def container(
         working_dir=spec.working_dir,
         user=spec.user,
         envs=_envs(spec, secrets),
-        cpus=f"{spec.cpus:g}",
+        cpus=docker_forms.cpus(spec.cpus),
         memory=spec.memory_mb,
         memory_swap=spec.memory_mb,
         capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop)),
@@ -102,18 +108,20 @@ def container(
         ports=[docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.ip) for p in spec.ports],
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(hc.test),
-            interval=f"{hc.interval_s}s",
-            timeout=f"{hc.timeout_s}s",
+            interval=docker_forms.duration(hc.interval_s),
+            timeout=docker_forms.duration(hc.timeout_s),
             retries=hc.retries,
-            start_period=f"{hc.start_period_s}s",
-            start_interval=f"{hc.start_interval_s}s",
+            start_period=docker_forms.duration(hc.start_period_s),
+            start_interval=docker_forms.duration(hc.start_interval_s),
         )
         if hc is not None
         else None,
         hostname=spec.hostname,
         destroy_grace_seconds=spec.stop_grace_s,
         # The name is fixed, so the old container must go before its replacement can exist.
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(delete_before_replace=True, replace_on_changes=RECREATE_ON)
+        ),
     )
 
 
@@ -123,12 +131,13 @@ def pids_limit(
     created: docker.Container,
     docker_host: str,
     opts: pulumi.ResourceOptions,
-) -> command.local.Command:
-    """Apply ``spec.pids_limit`` with `docker update` after each (re)creation of the container."""
-    return command.local.Command(
+) -> PidsLimit:
+    """Apply ``spec.pids_limit`` to the running container, again after each recreation."""
+    return PidsLimit(
         logical_name,
-        create=f"docker update --pids-limit {spec.pids_limit} {spec.name}",
-        environment={"DOCKER_HOST": docker_host},
-        triggers=[created.id, spec.pids_limit],
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[created])),
+        host=docker_host,
+        container=created.name,
+        container_id=created.id,
+        limit=spec.pids_limit,
+        opts=opts,
     )

@@ -10,6 +10,7 @@ import pulumi
 from tenants.docker_specs import EdgeSpec
 
 from . import docker_resources
+from .docker_ops import NetworkLink, NginxConfig
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,37 @@ class EdgeProxy(pulumi.ComponentResource):
         super().__init__("openclaw:index:EdgeProxy", name, None, opts)
         spec, child = args.spec, pulumi.ResourceOptions(parent=self)
         edge_net = docker_resources.network(f"{name}-network", spec.network, child)
-        attached = {spec.network.name: edge_net.name, **args.tenant_networks}
         proxy = docker_resources.container(
             f"{name}-proxy",
             spec.container,
             image=args.image,
             secrets={},
-            networks=[attached[n] for n in spec.container.networks],
+            networks=[edge_net.name],
             volumes={},
             opts=child,
         )
         docker_resources.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)
+        # One link per routed tenant, named after it: adding or removing a tenant touches only its own.
+        links = [
+            NetworkLink(
+                f"{name}-link-{route.tenant_id}",
+                host=args.docker_host,
+                network=args.tenant_networks[network],
+                container=proxy.name,
+                container_id=proxy.id,
+                opts=child,
+            )
+            for route, network in zip(spec.routes, spec.links, strict=True)
+        ]
+        NginxConfig(
+            f"{name}-routes",
+            host=args.docker_host,
+            container=proxy.name,
+            container_id=proxy.id,
+            path=spec.config_path,
+            content=spec.config,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=links)),
+        )
         port = spec.container.ports[0]
         self.address = pulumi.Output.from_input(f"{port.ip}:{port.external}")
         self.routes = pulumi.Output.from_input([r.host for r in spec.routes])

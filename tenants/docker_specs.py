@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from . import openclaw
 from .edge_config import Route, render_edge_config
-from .labels import MANAGED_BY, owner_labels
+from .labels import MANAGED_BY, fixed_labels, owner_labels
 from .model import DockerTarget, Fleet, Tenant
 
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
@@ -119,10 +119,21 @@ class TenantDockerSpec:
 
 @dataclass(frozen=True)
 class EdgeSpec:
+    """The edge proxy of one Docker target.
+
+    The container itself never changes with the fleet: it starts on its own network with a
+    route-less bootstrap config. Tenant networks are attached (``links``) and the routing config
+    (``config``) is written and reloaded in place, so adding, changing or removing one tenant never
+    interrupts the others.
+    """
+
     target: str
     network: NetworkSpec
     container: ContainerSpec
     routes: tuple[Route, ...]
+    links: tuple[str, ...]
+    config: str
+    config_path: str = EDGE_CONFIG_PATH
 
 
 def to_data(spec: Any) -> Any:
@@ -161,13 +172,13 @@ def network_spec(fleet: Fleet, tenant: Tenant) -> NetworkSpec:
     return NetworkSpec(
         network_name(tenant.id),
         internal=closed,
-        labels=owner_labels(tenant),
+        labels=fixed_labels(tenant),
         options=NO_HOST_ADDRESS if closed else {},
     )
 
 
 def volume_spec(fleet: Fleet, tenant: Tenant) -> VolumeSpec:
-    return VolumeSpec(volume_name(tenant.id), labels=owner_labels(tenant))
+    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant))
 
 
 def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
@@ -271,25 +282,26 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         cpus=1.0,
         memory_mb=512,
         pids_limit=256,
-        # nginx.conf arrives as an upload, which Docker refuses on a read-only root.
+        # nginx.conf arrives as an upload and is rewritten on route changes: both need a writable root.
         read_only=False,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
-        networks=(name, *(network_name(r.tenant_id) for r in routes)),
+        networks=(name,),
         mounts=(),
         uploads=(
-            Upload(
-                path=EDGE_CONFIG_PATH,
-                content=render_edge_config(routes, EDGE_PORT),
-                owner=0,
-                group=0,
-                mode="0444",
-            ),
+            Upload(path=EDGE_CONFIG_PATH, content=render_edge_config((), EDGE_PORT), owner=0, group=0, mode="0444"),
         ),
         ports=(Port(internal=EDGE_PORT, external=target.edge.port, ip=target.edge.address),),
         healthcheck=None,
         labels=labels,
     )
-    return EdgeSpec(target=target_name, network=network, container=container, routes=routes)
+    return EdgeSpec(
+        target=target_name,
+        network=network,
+        container=container,
+        routes=routes,
+        links=tuple(network_name(r.tenant_id) for r in routes),
+        config=render_edge_config(routes, EDGE_PORT),
+    )
 
 
 def target_images(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> tuple[str, ...]:

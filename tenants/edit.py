@@ -52,7 +52,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from .errors import FleetError
 from .load import parse_fleet
-from .model import RESERVED_IDS, TENANT_ID, Fleet, Tenant, TenantState
+from .model import RESERVED_ID_PREFIX, RESERVED_IDS, TENANT_ID, Fleet, Tenant, TenantState
 
 STATES: tuple[str, ...] = get_args(TenantState)
 DEFAULT_STATE = "active"
@@ -205,7 +205,12 @@ def generate_id(fleet: Fleet, prefix: str = "t") -> str:
     for _ in range(1000):
         suffix = _random_suffix()
         candidate = f"{prefix}-{suffix}" if prefix else suffix
-        if candidate not in taken and candidate not in RESERVED_IDS and TENANT_ID.match(candidate):
+        if (
+            candidate not in taken
+            and candidate not in RESERVED_IDS
+            and not candidate.startswith(RESERVED_ID_PREFIX)
+            and TENANT_ID.match(candidate)
+        ):
             return candidate
     raise EditError("could not generate an unused tenant id; try again")  # pragma: no cover - 36**8 ids
 

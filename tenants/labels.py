@@ -7,10 +7,16 @@ from .model import Tenant
 MANAGED_BY = "openclaw-tenants"
 
 
+def fixed_labels(tenant: Tenant) -> dict[str, str]:
+    """Labels that never change for a tenant: the only ones fit for create-only objects.
+
+    Docker networks and volumes cannot change their labels in place, so a plan or customer label on
+    them would replace a fixed-name network (the update fails) or a volume (its data is retained,
+    but the tenant would be moved to a new empty one).
+    """
+    return {"app.kubernetes.io/managed-by": MANAGED_BY, "openclaw.io/tenant": tenant.id}
+
+
 def owner_labels(tenant: Tenant) -> dict[str, str]:
-    return {
-        **tenant.labels,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/tenant": tenant.id,
-        "openclaw.io/plan": tenant.plan,
-    }
+    """Every label of a tenant, for objects that are updated or replaced with the tenant's own edits."""
+    return {**tenant.labels, **fixed_labels(tenant), "openclaw.io/plan": tenant.plan}

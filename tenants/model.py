@@ -50,6 +50,9 @@ RESERVED_IDS = frozenset(
     }
 )
 
+# `edge-<target>` names each Docker target's edge proxy (its component, network and container).
+RESERVED_ID_PREFIX = "edge-"
+
 
 def check_domain(value: str) -> str:
     labels = value.split(".")
@@ -75,6 +78,8 @@ def check_tenant_id(value: str) -> str:
         )
     if value in RESERVED_IDS:
         raise ValueError(f"{value!r} is reserved; reserved ids: {', '.join(sorted(RESERVED_IDS))}")
+    if value.startswith(RESERVED_ID_PREFIX):
+        raise ValueError(f"{value!r} starts with {RESERVED_ID_PREFIX!r}, which names the edge proxies of the targets")
     return value
 
 

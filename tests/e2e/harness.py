@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ import docker.errors
 import docker.types
 from docker.models.containers import Container
 
+from components import docker_ops
 from tenants import docker_specs as ds
 from tenants.model import Fleet
 
@@ -54,6 +56,7 @@ class Applier:
     client: docker.DockerClient
     run_id: str
     tokens: dict[str, str] = field(default_factory=dict)
+    host: str = field(default_factory=lambda: os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
 
     @property
     def run_labels(self) -> dict[str, str]:
@@ -162,11 +165,19 @@ class Applier:
                 self.remove_container(ds.container_name(tenant.id))
             if spec.network is None:
                 for net in self.client.networks.list(names=[ds.network_name(tenant.id)]):
+                    net.reload()
+                    for attached in net.containers:  # the edge proxy's link
+                        net.disconnect(attached, force=True)
                     net.remove()
         for target in sorted({t.target for t in fleet.tenants}):
             edge = ds.edge_spec(fleet, target, fleet.tenants)
             self._network(edge.network)
-            self._container(edge.container, {})
+            proxy = self._container(edge.container, {})
+            # The same operations the program's dynamic resources perform on the running proxy.
+            on_proxy = {"host": self.host, "container": proxy.name, "container_id": proxy.id}
+            for network in edge.links:
+                docker_ops.NetworkLinkProvider().create({**on_proxy, "network": network})
+            docker_ops.NginxConfigProvider().create({**on_proxy, "path": edge.config_path, "content": edge.config})
 
     def seconds_since_start(self, name: str) -> float:
         """Seconds from the container's start until now, by the engine's clock."""

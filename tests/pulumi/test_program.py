@@ -14,7 +14,7 @@ CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-COMMAND = "command:local:Command"
+PIDS = "pulumi-python:dynamic/openclaw:PidsLimit"
 TENANT_STACK = "openclaw:index:TenantStack"
 DOCKER_SHARD = {"shard": "default"}
 
@@ -31,7 +31,7 @@ def test_active_tenant_gets_network_volume_token_container_and_pids_limit(exampl
         "acme-state": VOLUME,
         "acme-network": NETWORK,
         "acme-gateway": CONTAINER,
-        "acme-pids-limit": COMMAND,
+        "acme-pids-limit": PIDS,
     }
 
 
@@ -62,7 +62,7 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert c["user"] == "1000:1000"
     assert c["restart"] == "unless-stopped"
     assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
-    assert c["cpus"] == "1"
+    assert c["cpus"] == "1.0"  # the provider reads NanoCPUs back as "1.0"
     assert c["memory"] == 2048
     assert c["memorySwap"] == 2048
     assert c["logDriver"] == "json-file"
@@ -82,13 +82,14 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
 
 def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> None:
     globex = example.named("globex-gateway").inputs
-    assert globex["cpus"] == "2"
+    assert globex["cpus"] == "2.0"
     assert globex["memory"] == 6 * 1024  # pro plan, memory overridden to 6 GiB
     assert "NODE_OPTIONS=--max-old-space-size=4608" in globex["envs"]
     initech = example.named("initech-gateway").inputs
-    assert initech["cpus"] == "4"
+    assert initech["cpus"] == "4.0"
     assert initech["memory"] == 8 * 1024
-    assert example.named("initech-pids-limit").inputs["create"] == ("docker update --pids-limit 2048 openclaw-initech")
+    pids = example.named("initech-pids-limit").inputs
+    assert (pids["container"], pids["limit"], pids["host"]) == ("openclaw-initech", 2048, "unix:///var/run/docker.sock")
 
 
 def test_gateway_config_is_read_only_local_token_auth_with_tenant_origin(example: ProgramRun) -> None:
@@ -154,15 +155,19 @@ def test_rotation_is_the_token_keeper(tmp_path: Path) -> None:
 def test_edge_proxy_routes_active_tenants_on_loopback_only(example: ProgramRun) -> None:
     proxy = example.named("edge-local-proxy").inputs
     assert proxy["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
-    assert [n["name"] for n in proxy["networksAdvanced"]] == [
-        "openclaw-edge-local",
-        "tenant-acme",
-        "tenant-globex",
-        "tenant-initech",
-    ]
-    conf = proxy["uploads"][0]["content"]
-    assert "server_name acme.localhost;" in conf
-    assert "umbrella" not in conf
+    # The container is the same whatever the tenants: links and routes change in place.
+    assert [n["name"] for n in proxy["networksAdvanced"]] == ["openclaw-edge-local"]
+    assert "server_name acme" not in proxy["uploads"][0]["content"]
+    links = {r.name: r.inputs for r in example.resources if r.name.startswith("edge-local-link-")}
+    assert {n: i["network"] for n, i in links.items()} == {
+        "edge-local-link-acme": "tenant-acme",
+        "edge-local-link-globex": "tenant-globex",
+        "edge-local-link-initech": "tenant-initech",
+    }
+    routes = example.named("edge-local-routes").inputs
+    assert routes["path"] == "/etc/nginx/nginx.conf"
+    assert "server_name acme.localhost;" in routes["content"]
+    assert "umbrella" not in routes["content"]
     assert proxy["user"] == "65534:65534"
     assert proxy["capabilities"] == {"drops": ["ALL"]}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tenants import docker_forms, openclaw
 from tenants import docker_specs as ds
-from tenants import openclaw
 from tenants.cli import app
 from tenants.edge_config import Route, render_edge_config
 from tenants.errors import FleetError
@@ -38,21 +38,26 @@ def server_blocks(conf: str) -> dict[str, str]:
 
 def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
     edge = ds.edge_spec(fleet, "local", fleet.tenants)
-    conf = edge.container.uploads[0].content
-    hosts = set(server_blocks(conf)) - {"_"}
+    hosts = set(server_blocks(edge.config)) - {"_"}
     active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active" and t.target == "local"}
     assert hosts == active == {"acme.localhost", "globex.localhost", "initech.localhost"}
     assert [r.tenant_id for r in edge.routes] == ["acme", "globex", "initech"]
-    assert edge.container.networks == (
-        "openclaw-edge-local",
-        "tenant-acme",
-        "tenant-globex",
-        "tenant-initech",
-    )
+    assert edge.links == ("tenant-acme", "tenant-globex", "tenant-initech")
+
+
+def test_edge_container_does_not_depend_on_the_tenants(fleet: Fleet) -> None:
+    """Routes and links change in place; the container (create-only settings) stays the same."""
+    everyone = ds.edge_spec(fleet, "local", fleet.tenants)
+    nobody = ds.edge_spec(fleet, "local", ())
+    assert everyone.container == nobody.container
+    assert everyone.container.networks == ("openclaw-edge-local",)
+    bootstrap = server_blocks(everyone.container.uploads[0].content)
+    assert set(bootstrap) == {"_"} and "return 404" in bootstrap["_"]
+    assert everyone.config != nobody.config
 
 
 def test_each_route_uses_its_plans_rate_and_burst(fleet: Fleet) -> None:
-    conf = ds.edge_spec(fleet, "local", fleet.tenants).container.uploads[0].content
+    conf = ds.edge_spec(fleet, "local", fleet.tenants).config
     blocks = server_blocks(conf)
     assert "limit_req zone=plan_basic burst=20 nodelay;" in blocks["acme.localhost"]
     assert "limit_req zone=plan_pro burst=60 nodelay;" in blocks["globex.localhost"]
@@ -63,7 +68,7 @@ def test_each_route_uses_its_plans_rate_and_burst(fleet: Fleet) -> None:
 
 
 def test_unknown_hosts_get_the_default_server_and_no_upstream(fleet: Fleet) -> None:
-    conf = ds.edge_spec(fleet, "local", fleet.tenants).container.uploads[0].content
+    conf = ds.edge_spec(fleet, "local", fleet.tenants).config
     default = server_blocks(conf)["_"]
     assert "default_server" in default
     assert "return 404" in default
@@ -169,3 +174,27 @@ def test_target_settings_a_backend_cannot_use_are_refused() -> None:
     both = text.replace("    kubeconfig_secret: clusterEuKubeconfig", "    kubeconfig_secret: k\n    context: prod")
     with pytest.raises(FleetError, match="set exactly one of kubeconfig_secret"):
         parse_fleet(both)
+
+
+@pytest.mark.parametrize(
+    ("value", "read_back"),
+    [(1, "1.0"), (2, "2.0"), (1.5, "1.5"), (0.5, "0.5"), (0.25, "0.25"), (16, "16.0"), (10, "10.")],
+)
+def test_cpus_are_sent_as_the_provider_reads_them_back(value: float, read_back: str) -> None:
+    """The provider formats NanoCPUs with nine decimals, then trims; "10." is really what it stores."""
+    assert docker_forms.cpus(value) == read_back
+
+
+@pytest.mark.parametrize(
+    ("seconds", "read_back"), [(0, "0s"), (2, "2s"), (30, "30s"), (90, "1m30s"), (3600, "1h0m0s"), (3661, "1h1m1s")]
+)
+def test_durations_are_sent_in_gos_notation(seconds: int, read_back: str) -> None:
+    assert docker_forms.duration(seconds) == read_back
+
+
+def test_create_only_objects_carry_only_labels_that_never_change(fleet: Fleet) -> None:
+    tenant = next(t for t in fleet.tenants if t.id == "acme")
+    changed = tenant.model_copy(update={"plan": "pro", "labels": {"team": "blue"}})
+    for build in (ds.network_spec, ds.volume_spec):
+        assert build(fleet, tenant).labels == build(fleet, changed).labels  # type: ignore[operator]
+    assert ds.container_spec(fleet, tenant).labels != ds.container_spec(fleet, changed).labels

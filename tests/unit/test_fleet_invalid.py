@@ -151,6 +151,15 @@ CASES = [
         exact(17, ("tenants", 2, "id"), f"'admin' is reserved; {RESERVED}"),
     ),
     case(
+        "id-edge-of-a-target",
+        swap("  - id: initech", "  - id: edge-local"),
+        exact(
+            17,
+            ("tenants", 2, "id"),
+            "'edge-local' starts with 'edge-', which names the edge proxies of the targets",
+        ),
+    ),
+    case(
         "id-missing",
         swap("  - id: globex\n    plan: pro\n", "  - plan: pro\n"),
         exact(15, ("tenants", 1, "id"), "required key is missing"),

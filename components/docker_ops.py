@@ -1,0 +1,204 @@
+"""Changes the Docker provider cannot make in place, made through the Docker API as dynamic resources.
+
+pulumi-docker has no pids limit, and it can only attach networks or upload files when it creates a
+container. Done here instead: a pids limit set on the running container (and read back on
+refresh), an edge proxy attached to one more tenant network, and the edge's routing config
+rewritten and reloaded gracefully. None of these restarts a container.
+
+The providers run inside the engine's Python dynamic-provider host, so they import only the
+Docker SDK and the standard library, and talk to the daemon named by each resource's ``host``.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import docker
+import pulumi
+from docker.errors import APIError, NotFound
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+RELOAD_ATTEMPTS = 40  # x 0.25 s: nginx in a container that has just started needs a moment
+RELOAD_PAUSE_S = 0.25
+NGINX = ("nginx", "-e", "stderr")  # as the container runs it: errors to stderr, not /var/log
+
+
+@contextmanager
+def _client(host: str) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    return [k for k in keys if olds.get(k) != news.get(k)]
+
+
+class PidsLimitProvider(ResourceProvider):
+    serialize_as_secret_always = False
+    KEYS = ("host", "container", "container_id", "limit")
+
+    def _apply(self, props: dict[str, Any]) -> None:
+        with _client(props["host"]) as client:
+            api = client.api
+            # The SDK's update_container has no pids argument; the endpoint takes PidsLimit.
+            url = api._url("/containers/{0}/update", props["container"])
+            api._raise_for_status(api._post_json(url, data={"PidsLimit": int(props["limit"])}))
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props)
+        return CreateResult(props["container"], outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news)
+        return UpdateResult(outs=news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The daemon's value, so a refresh shows a limit changed behind the program's back."""
+        with _client(props["host"]) as client:
+            try:
+                attrs = client.api.inspect_container(props["container"])
+            except NotFound:
+                return ReadResult(id_, props)
+        return ReadResult(id_, {**props, "container_id": attrs["Id"], "limit": attrs["HostConfig"].get("PidsLimit")})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The limit goes with its container."""
+
+
+class PidsLimit(Resource, module="openclaw", name="PidsLimit"):
+    """The pids limit of one running container; re-applied whenever the container is recreated."""
+
+    limit: pulumi.Output[int]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        container: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        limit: int,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        props = {"host": host, "container": container, "container_id": container_id, "limit": limit}
+        super().__init__(PidsLimitProvider(), name, props, opts)
+
+
+class NetworkLinkProvider(ResourceProvider):
+    serialize_as_secret_always = False
+    KEYS = ("host", "network", "container", "container_id")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with _client(props["host"]) as client:
+            try:
+                client.api.connect_container_to_network(props["container"], props["network"])
+            except APIError as exc:
+                if "already exists" not in str(exc):
+                    raise
+        return CreateResult(f"{props['container']}/{props['network']}", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = _changed(olds, news, self.KEYS)
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        with _client(props["host"]) as client:
+            try:
+                client.api.disconnect_container_from_network(props["container"], props["network"], force=True)
+            except NotFound:
+                pass  # the container or the network is already gone
+            except APIError as exc:
+                if "is not connected" not in str(exc):
+                    raise
+
+
+class NetworkLink(Resource, module="openclaw", name="NetworkLink"):
+    """A running container attached to one more network, without recreating the container."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        network: pulumi.Input[str],
+        container: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        props = {"host": host, "network": network, "container": container, "container_id": container_id}
+        super().__init__(NetworkLinkProvider(), name, props, opts)
+
+
+def _tar_of(path: str, content: str) -> bytes:
+    data = content.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
+        info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o444, 0, 0, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class NginxConfigProvider(ResourceProvider):
+    serialize_as_secret_always = False
+    KEYS = ("host", "container", "container_id", "path", "content")
+
+    def _apply(self, props: dict[str, Any]) -> None:
+        """Write the file, check it with ``nginx -t``, then reload: old workers finish their requests."""
+        path = props["path"]
+        with _client(props["host"]) as client:
+            container = client.containers.get(props["container"])
+            if not container.put_archive(path.rsplit("/", 1)[0] or "/", _tar_of(path, props["content"])):
+                raise RuntimeError(f"could not write {path} into {props['container']}")
+            for command in ([*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]):
+                output = b""
+                for _ in range(RELOAD_ATTEMPTS):
+                    code, output = container.exec_run(command)
+                    if code == 0:
+                        break
+                    time.sleep(RELOAD_PAUSE_S)
+                else:
+                    raise RuntimeError(f"{' '.join(command)} failed in {props['container']}: {output.decode()[-400:]}")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props)
+        return CreateResult(f"{props['container']}:{props['path']}", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news)
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The file goes with its container."""
+
+
+class NginxConfig(Resource, module="openclaw", name="NginxConfig"):
+    """A running nginx's config file, replaced and reloaded in place."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        container: pulumi.Input[str],
+        container_id: pulumi.Input[str],
+        path: str,
+        content: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        props = {"host": host, "container": container, "container_id": container_id, "path": path, "content": content}
+        super().__init__(NginxConfigProvider(), name, props, opts)
