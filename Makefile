@@ -8,10 +8,13 @@ STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12
 STACK    ?= dev
 STATE    := $(CURDIR)/.pulumi-state
 PASSFILE := $(CURDIR)/.pulumi-passphrase
-PULUMI_ENV := PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE) \
-              PULUMI_SKIP_UPDATE_CHECK=true
+# The engine scripts/ensure-pulumi.sh builds: its CLI first on PATH, its plugin directory, no downloads.
+ENGINE   := $(CURDIR)/.tools/pulumi
+ENGINE_ENV := PATH=$(ENGINE)/bin:$$PATH PULUMI_HOME=$(ENGINE)/home PULUMI_SKIP_UPDATE_CHECK=true \
+              PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_IGNORE_AMBIENT_PLUGINS=true
+PULUMI_ENV := $(ENGINE_ENV) PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE)
 
-.PHONY: help venv test lint engine tools bench stack up preview destroy outputs clean
+.PHONY: help venv test lint engine pulumi-engine tools bench stack up preview destroy outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
@@ -37,13 +40,23 @@ lint: venv
 engine:
 	@bash scripts/ensure-docker.sh || echo "make test: no Docker engine; the end-to-end tests will be skipped"
 
+# The Pulumi CLI, the Python language host and the provider plugins, built from Go modules and cached;
+# the policy pack runs in its own virtualenv (policy/PulumiPolicy.yaml).
+pulumi-engine: venv policy/venv/.installed
+	@bash scripts/ensure-pulumi.sh
+
+policy/venv/.installed: policy/requirements.txt
+	@test -x policy/venv/bin/python || python3 -m venv policy/venv
+	@policy/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	@touch $@
+
 # checkov lives in its own tool environment (its pins clash with the project's).
 tools:
 	@bash scripts/install-checkov.sh
 
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
-test: lint engine tools
-	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
+test: lint engine pulumi-engine tools
+	$(ENGINE_ENV) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 
 # Every benchmark in one run (about 15 minutes here): bench/RESULTS.md and bench/results.json.
 bench: venv engine
@@ -52,8 +65,8 @@ bench: venv engine
 # --- the dev stack ---------------------------------------------------------------
 
 define require_tools
-	@command -v pulumi >/dev/null 2>&1 || { echo "make $(1): the Pulumi CLI is missing; install it: https://www.pulumi.com/docs/iac/download-install/"; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "make $(1): no Docker engine answers; install Docker Engine and start it (docker info must work)"; exit 1; }
+	@$(MAKE) --no-print-directory pulumi-engine
+	@bash scripts/ensure-docker.sh >/dev/null || { echo "make $(1): no Docker engine answers; install Docker Engine and start it (docker info must work)"; exit 1; }
 endef
 
 $(PASSFILE):
@@ -67,6 +80,7 @@ stack: venv $(PASSFILE)
 up:
 	$(call require_tools,up)
 	@$(MAKE) --no-print-directory stack
+	@bash tests/e2e/images/build.sh >/dev/null
 	$(PULUMI_ENV) pulumi up --non-interactive --yes --stack $(STACK)
 	@$(MAKE) --no-print-directory outputs
 

@@ -17,6 +17,8 @@ def read_settings(config: pulumi.Config) -> StackSettings:
         domain=config.get("domain") or None,
         edge_address=config.get("edgeAddress") or None,
         edge_port=port if port else None,
+        openclaw_image=config.get("openclawImage") or None,
+        proxy_image=config.get("proxyImage") or None,
     )
 
 

@@ -111,6 +111,10 @@ class AutomationRunner:
         elif (self.project_dir / current).resolve() != self.fleet_file:
             raise UpdateError(f"stack {name!r} deploys {current}, but this service edits {wanted}; fix its config")
 
+    def select(self, stack: str) -> Any:
+        """The stack, prepared as for an update (shard and fleet file checked), for preview or refresh."""
+        return self._stack(stack)[0]
+
     def up(self, stack: str) -> UpResult:
         from pulumi.automation import CommandError, ConcurrentUpdateError
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from .model import DockerTarget, Edge, Fleet, Tenant, check_domain
+from .model import DockerTarget, Edge, Fleet, Images, Tenant, check_domain
 
 ALL_SHARDS = ""
 
@@ -20,6 +20,8 @@ class StackSettings:
     domain: str | None = None
     edge_address: str | None = None
     edge_port: int | None = None
+    openclaw_image: str | None = None
+    proxy_image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,14 @@ def apply_overrides(fleet: Fleet, settings: StackSettings) -> Fleet:
     update: dict[str, object] = {}
     if settings.domain is not None:
         update["domain"] = check_domain(settings.domain)
+    images = {k: v for k, v in (("openclaw", settings.openclaw_image), ("proxy", settings.proxy_image)) if v}
+    if images:
+        try:
+            update["images"] = Images.model_validate(fleet.images.model_dump() | images)
+        except ValidationError as exc:
+            reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            key = "openclawImage" if settings.openclaw_image is not None else "proxyImage"
+            raise ValueError(f"openclaw-tenants:{key}: {reasons}") from None
     given = (("address", settings.edge_address), ("port", settings.edge_port))
     edge = {k: v for k, v in given if v is not None}
     if edge:

@@ -1,4 +1,4 @@
-"""Real-engine fixtures: a Docker engine, the local images, and a fleet applied from its specs."""
+"""Real-engine fixtures: a Docker engine, the local images, and the fleet deployed by the Pulumi engine."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import pytest
 from tenants.load import load_fleet
 from tenants.model import Fleet
 
-from ..conftest import READY_TIMES
+from ..conftest import READY_TIMES, TIMINGS
+from ..engine.deployment import Deployment, Fleetside, require_engine
 from .gateway_client import http_get
-from .harness import Applier, wait_until
+from .waiting import wait_until
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -76,26 +77,47 @@ def record_ready(label: str, seconds: float) -> None:
     READY_TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
 
 
-def wait_ready(applier: Applier, fleet: Fleet, tenant_id: str, label: str) -> float:
+class Applied(Deployment):
+    """The e2e fleet's stack, with what the tests read from Docker and a label for helper containers."""
+
+    def __init__(self, directory: Path, client: docker.DockerClient) -> None:
+        super().__init__(directory, "e2e", TIMINGS)
+        self.docker = Fleetside(client)
+        self.run_id = uuid.uuid4().hex[:12]
+
+    @property
+    def run_labels(self) -> dict[str, str]:
+        return {"openclaw-tenants.test/run": self.run_id}
+
+    def seconds_since_start(self, name: str) -> float:
+        return self.docker.seconds_since_start(name)
+
+
+def wait_ready(applied: Applied, fleet: Fleet, tenant_id: str, label: str) -> float:
     """Seconds from the container's start to `/startupz` "started" through the edge proxy."""
     target = fleet.targets[fleet.tenant(tenant_id).target]
     host = f"{tenant_id}.{fleet.domain}"
     wait_until(lambda: started(target.edge.port, host), BOOT_TIMEOUT_S)
-    seconds = applier.seconds_since_start(f"openclaw-{tenant_id}")
+    seconds = applied.seconds_since_start(f"openclaw-{tenant_id}")
     record_ready(label, seconds)
     return seconds
 
 
 @pytest.fixture(scope="module")
-def applied(engine: docker.DockerClient, fleet: Fleet) -> Iterator[Applier]:
-    applier = Applier(engine, run_id=uuid.uuid4().hex[:12])
+def applied(engine: docker.DockerClient, fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    require_engine()
+    deployment = Applied(tmp_path_factory.mktemp("e2e-stack"), engine)
     try:
-        applier.apply(fleet)
+        deployment.apply(fleet, "e2e: up of 3 tenants")
         for tenant in fleet.tenants:
-            wait_ready(applier, fleet, tenant.id, f"{tenant.id} ({tenant.plan}, 3 booting together)")
-        yield applier
+            wait_ready(deployment, fleet, tenant.id, f"{tenant.id} ({tenant.plan}, 3 booting together)")
+        yield deployment
     finally:
-        applier.cleanup()
+        try:
+            deployment.destroy("e2e: destroy")
+            deployment.remove()
+        finally:
+            deployment.docker.remove_fleet(fleet)
 
 
 class HostListener:

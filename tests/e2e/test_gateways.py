@@ -16,9 +16,9 @@ from docker.models.containers import Container
 from tenants import docker_specs as ds
 from tenants.model import Fleet
 
-from .conftest import HostListener, wait_ready
+from .conftest import Applied, HostListener, wait_ready
 from .gateway_client import http_get, ws_connect
-from .harness import Applier, wait_until
+from .waiting import wait_until
 
 BASIC, PRO, ENT = "e2e-basic", "e2e-pro", "e2e-ent"
 
@@ -60,7 +60,7 @@ def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
     return fleet.model_copy(update={"tenants": tenants})
 
 
-def apply(applier: Applier, fleet: Fleet) -> None:
+def apply(applier: Applied, fleet: Fleet) -> None:
     """Apply an edited fleet and wait (bounded) until a recreated edge proxy answers again."""
     applier.apply(fleet)
 
@@ -92,7 +92,7 @@ def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: st
 # --- 1. ready ------------------------------------------------------------------------------------
 
 
-def test_every_tenant_is_started_through_the_edge_proxy(applied: Applier, fleet: Fleet) -> None:
+def test_every_tenant_is_started_through_the_edge_proxy(applied: Applied, fleet: Fleet) -> None:
     for tenant in fleet.tenants:
         reply = http_get(port(fleet), host(fleet, tenant.id), "/startupz")
         assert reply.status == 200
@@ -104,7 +104,7 @@ def test_every_tenant_is_started_through_the_edge_proxy(applied: Applier, fleet:
 # --- 2. auth -------------------------------------------------------------------------------------
 
 
-def test_websocket_connect_needs_the_tenants_own_token(applied: Applier, fleet: Fleet) -> None:
+def test_websocket_connect_needs_the_tenants_own_token(applied: Applied, fleet: Fleet) -> None:
     for tenant, other in ((BASIC, PRO), (PRO, ENT), (ENT, BASIC)):
         without = ws_connect(port(fleet), host(fleet, tenant), None)
         assert not without.accepted
@@ -118,7 +118,7 @@ def test_websocket_connect_needs_the_tenants_own_token(applied: Applier, fleet: 
 # --- 3. isolation ----------------------------------------------------------------------------------
 
 
-def test_a_tenant_cannot_reach_another_by_name_or_by_ip(applied: Applier, engine: docker.DockerClient) -> None:
+def test_a_tenant_cannot_reach_another_by_name_or_by_ip(applied: Applied, engine: docker.DockerClient) -> None:
     a = engine.containers.get(ds.container_name(BASIC))
     b = engine.containers.get(ds.container_name(PRO))
     b_ip = b.attrs["NetworkSettings"]["Networks"][ds.network_name(PRO)]["IPAddress"]
@@ -130,7 +130,7 @@ def test_a_tenant_cannot_reach_another_by_name_or_by_ip(applied: Applier, engine
 
 
 def test_tenant_networks_have_no_way_out(
-    applied: Applier, engine: docker.DockerClient, fleet: Fleet, host_listener: HostListener
+    applied: Applied, engine: docker.DockerClient, fleet: Fleet, host_listener: HostListener
 ) -> None:
     """Nothing outside a tenant's own network answers it: not the host, not the edge network."""
     # The host's address on the edge network: the first of its subnet.
@@ -146,7 +146,7 @@ def test_tenant_networks_have_no_way_out(
     assert host_listener.accepted == [], "the host listener must never see a tenant connection"
 
 
-def test_an_unknown_host_reaches_no_tenant(applied: Applier, fleet: Fleet) -> None:
+def test_an_unknown_host_reaches_no_tenant(applied: Applied, fleet: Fleet) -> None:
     for name in ("nobody.localhost", "localhost", "127.0.0.1", f"{BASIC}.example.com"):
         reply = http_get(port(fleet), name, "/healthz")
         assert reply.status == 404
@@ -161,7 +161,7 @@ def test_an_unknown_host_reaches_no_tenant(applied: Applier, fleet: Fleet) -> No
     [(BASIC, (1_000_000_000, 2, 512)), (PRO, (1_500_000_000, 4, 1024)), (ENT, (2_000_000_000, 8, 2048))],
 )
 def test_containers_are_hardened_as_specified(
-    applied: Applier, engine: docker.DockerClient, tenant_id: str, limits: tuple[int, int, int]
+    applied: Applied, engine: docker.DockerClient, tenant_id: str, limits: tuple[int, int, int]
 ) -> None:
     nano_cpus, memory_gib, pids = limits
     attrs = engine.containers.get(ds.container_name(tenant_id)).attrs
@@ -185,7 +185,7 @@ def test_containers_are_hardened_as_specified(
     assert config["Labels"]["app.kubernetes.io/managed-by"] == "openclaw-tenants"
 
 
-def test_health_check_reports_healthy(applied: Applier, engine: docker.DockerClient) -> None:
+def test_health_check_reports_healthy(applied: Applied, engine: docker.DockerClient) -> None:
     def healthy() -> bool:
         state = engine.containers.get(ds.container_name(BASIC)).attrs["State"]
         return state.get("Health", {}).get("Status") == "healthy"
@@ -193,7 +193,7 @@ def test_health_check_reports_healthy(applied: Applier, engine: docker.DockerCli
     wait_until(healthy, timeout_s=75, interval_s=1)
 
 
-def test_edge_proxy_publishes_on_loopback_only(applied: Applier, engine: docker.DockerClient) -> None:
+def test_edge_proxy_publishes_on_loopback_only(applied: Applied, engine: docker.DockerClient) -> None:
     bindings = engine.containers.get(ds.edge_name("e2e")).attrs["HostConfig"]["PortBindings"]
     assert bindings == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}
 
@@ -201,7 +201,7 @@ def test_edge_proxy_publishes_on_loopback_only(applied: Applier, engine: docker.
 # --- 6. proxy --------------------------------------------------------------------------------------
 
 
-def test_rate_limit_applies_per_tenant_at_its_plans_rate(applied: Applier, fleet: Fleet) -> None:
+def test_rate_limit_applies_per_tenant_at_its_plans_rate(applied: Applied, fleet: Fleet) -> None:
     basic = [http_get(port(fleet), host(fleet, BASIC), "/healthz").status for _ in range(45)]
     pro = [http_get(port(fleet), host(fleet, PRO), "/healthz").status for _ in range(15)]
     assert basic.count(429) >= 10, basic  # basic: 10 r/s with a burst of 20
@@ -213,7 +213,7 @@ def test_rate_limit_applies_per_tenant_at_its_plans_rate(applied: Applier, fleet
 
 
 def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_tokens(
-    applied: Applier, engine: docker.DockerClient, fleet: Fleet
+    applied: Applied, engine: docker.DockerClient, fleet: Fleet
 ) -> None:
     marker = f"marker-{applied.run_id}"
     basic = engine.containers.get(ds.container_name(BASIC))

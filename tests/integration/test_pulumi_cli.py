@@ -39,7 +39,8 @@ def test_preview_of_the_example_fleet_creates_every_tenant(tmp_path: Path) -> No
     stack = "integration"
     assert pulumi(["stack", "init", stack], env).returncode == 0
     try:
-        for key, value in (("tenantsFile", "tenants.yaml"), ("domain", "localhost")):
+        # The Docker shard only: the example's Kubernetes tenants need a cluster's kubeconfig.
+        for key, value in (("tenantsFile", "tenants.yaml"), ("domain", "localhost"), ("shard", "default")):
             assert pulumi(["config", "set", "--stack", stack, f"openclaw-tenants:{key}", value], env).returncode == 0
         preview = pulumi(["preview", "--stack", stack, "--diff"], env)
         assert preview.returncode == 0, preview.stderr[-3000:]
@@ -51,6 +52,7 @@ def test_preview_of_the_example_fleet_creates_every_tenant(tmp_path: Path) -> No
             "edge-local-proxy",
         ):
             assert name in preview.stdout
+        assert "hooli" not in preview.stdout  # the Kubernetes shard is another stack
     finally:
         pulumi(["stack", "rm", "--yes", "--force", stack], env)
         (ROOT / f"Pulumi.{stack}.yaml").unlink(missing_ok=True)

@@ -51,7 +51,7 @@ targets:
     type: docker
     host: {host}
     egress: none
-    edge: {{address: 127.0.0.1, port: {port}}}
+    edge: {{address: 127.0.0.1, port: {port}, subnet: 10.255.253.0/24}}
     address_pools: [172.30.0.0/16]
     capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
     overcommit: {{cpu: 4}}

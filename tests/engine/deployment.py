@@ -1,0 +1,170 @@
+"""One stack of the real program on the real engine, driven by the signup service's own runner.
+
+The project directory is a temporary copy (Pulumi.yaml with an absolute virtualenv, the program
+linked in, the fleet file written from a ``Fleet``), the backend a file directory and the
+passphrase a test value, so nothing of the checkout or of ``make up``'s state is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+import yaml
+
+from signup.runner import AutomationRunner, UpResult
+from tenants.model import Fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_BIN = ROOT / ".tools" / "pulumi" / "bin"
+ENGINE_HOME = ROOT / ".tools" / "pulumi" / "home"
+POLICY_PACK = ROOT / "policy"
+
+
+def engine_env(state: Path) -> dict[str, str]:
+    """What `make` exports for the engine, plus a file backend and passphrase of this run."""
+    return {
+        "PATH": f"{ENGINE_BIN}:{os.environ.get('PATH', '')}",
+        "PULUMI_HOME": str(ENGINE_HOME),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "engine-tests-only",
+    }
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def project_copy(directory: Path) -> Path:
+    """Pulumi.yaml pointing at the checkout's .venv, and the program itself (a symlink)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "Pulumi.yaml").read_text()
+    text = re.sub(r"(?m)^(\s+virtualenv:).*$", rf"\1 {ROOT / '.venv'}", text, count=1)
+    (directory / "Pulumi.yaml").write_text(text)
+    (directory / "__main__.py").symlink_to(ROOT / "__main__.py")
+    return directory
+
+
+def write_fleet(fleet: Fleet, path: Path) -> None:
+    path.write_text(yaml.safe_dump(fleet.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+
+
+class Timings(Protocol):
+    def step(self, label: str) -> AbstractContextManager[None]: ...
+
+
+def require_engine() -> None:
+    """The engine `make test` builds; without it these tests cannot mean anything."""
+    if not (ENGINE_BIN / "pulumi").exists():
+        pytest.fail(f"no Pulumi engine at {ENGINE_BIN}: run `make pulumi-engine` (make test does)")
+
+
+@dataclass
+class Deployment:
+    """A stack named ``name`` deploying shard ``default`` of whatever fleet ``apply`` was given last."""
+
+    directory: Path
+    name: str
+    timings: Timings
+    tokens: dict[str, str] = field(default_factory=dict)
+    last: UpResult | None = None
+
+    def __post_init__(self) -> None:
+        self.project = project_copy(self.directory / "project")
+        self.state = self.directory / "state"
+        self.state.mkdir(exist_ok=True)
+        self.fleet_file = self.project / "fleet.yaml"
+        self.env = engine_env(self.state)
+        self.runner = AutomationRunner(self.project, fleet_file=self.fleet_file, shards={self.name: "default"})
+
+    @contextmanager
+    def _engine(self) -> Iterator[None]:
+        with environment(self.env):
+            yield
+
+    def stack(self) -> Any:
+        with self._engine():
+            return self.runner.select(self.name)
+
+    def apply(self, fleet: Fleet, label: str = "up") -> UpResult:
+        """`pulumi up` of ``fleet`` through the runner the signup service uses."""
+        write_fleet(fleet, self.fleet_file)
+        with self._engine(), self.timings.step(label):
+            self.last = self.runner.up(self.name)
+        self.tokens = dict(self.last.tokens)
+        return self.last
+
+    def preview(self, label: str = "preview", **options: Any) -> Any:
+        with self._engine(), self.timings.step(label):
+            return self.runner.select(self.name).preview(color="never", **options)
+
+    def refresh(self, label: str = "refresh") -> Any:
+        with self._engine(), self.timings.step(label):
+            return self.runner.select(self.name).refresh(color="never")
+
+    def destroy(self, label: str = "destroy") -> Any:
+        with self._engine(), self.timings.step(label):
+            return self.runner.select(self.name).destroy(color="never")
+
+    def remove(self) -> None:
+        """Forget the stack (its resources are destroyed first by the caller)."""
+        with self._engine():
+            self.runner.select(self.name).workspace.remove_stack(self.name, force=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class Fleetside:
+    """What the tests read back from Docker about a deployed fleet (container ids, start times)."""
+
+    client: Any  # docker.DockerClient
+
+    def container_id(self, name: str) -> str | None:
+        found = self.client.containers.list(all=True, filters={"name": f"^{name}$"})
+        return found[0].id if found else None
+
+    def started_at(self, name: str) -> str:
+        return str(self.client.containers.get(name).attrs["State"]["StartedAt"])
+
+    def seconds_since_start(self, name: str) -> float:
+        from datetime import UTC, datetime
+
+        stamp = datetime.fromisoformat(self.started_at(name)[:26].rstrip("Z") + "+00:00")
+        return (datetime.now(UTC) - stamp).total_seconds()
+
+    def remove_fleet(self, fleet: Fleet) -> None:
+        """Everything of the fleet's tenants and edges, volumes included (tests only: data is retained otherwise)."""
+        from tenants import docker_specs as ds
+
+        targets = {t.target for t in fleet.tenants}
+        containers = [ds.container_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets]
+        for name in containers:
+            for container in self.client.containers.list(all=True, filters={"name": f"^{name}$"}):
+                container.remove(force=True)
+        for name in [ds.network_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets]:
+            for network in self.client.networks.list(names=[name]):
+                network.remove()
+        for tenant in fleet.tenants:
+            for volume in self.client.volumes.list(filters={"name": ds.volume_name(tenant.id)}):
+                if volume.name == ds.volume_name(tenant.id):
+                    volume.remove(force=True)
