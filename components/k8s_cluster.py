@@ -25,6 +25,9 @@ class KubernetesCluster(pulumi.ComponentResource):
             context=args.context,
             # Pods must not be adopted across clusters by accident: one provider, one cluster.
             delete_unreachable=False,
+            # A tenant's namespace and claim outlive its removal (retain_on_delete); re-adding the
+            # tenant must adopt them (its own data) instead of failing on "already exists".
+            upsert_existing_objects=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +33,8 @@ _KINDS: Mapping[str, tuple[Factory, tuple[str, ...]]] = {
     "Ingress": (k8s.networking.v1.Ingress, ("spec",)),
 }
 _ARG_NAMES = {"automountServiceAccountToken": "automount_service_account_token"}
+# A digest of the Secret on the pod template: a new token or key rolls the pod, so the old one stops working.
+SECRET_REVISION = "openclaw.io/secret-revision"
 
 
 def _string_data(manifests: TenantManifests, secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[Any]:
@@ -42,6 +46,19 @@ def _string_data(manifests: TenantManifests, secrets: Mapping[str, pulumi.Input[
     )
 
 
+def _revision(string_data: pulumi.Output[Any]) -> pulumi.Output[str]:
+    digest = string_data.apply(lambda data: hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16])
+    # One-way and truncated: safe to show in a diff, and a plain value keeps the pod template readable.
+    return pulumi.Output.unsecret(digest)
+
+
+def _with_revision(spec: Mapping[str, Any], revision: str) -> dict[str, Any]:
+    template = dict(spec["template"])
+    metadata = dict(template.get("metadata", {}))
+    metadata["annotations"] = {**metadata.get("annotations", {}), SECRET_REVISION: revision}
+    return {**spec, "template": {**template, "metadata": metadata}}
+
+
 def build(
     manifests: TenantManifests,
     secrets: Mapping[str, pulumi.Input[str]],
@@ -49,6 +66,7 @@ def build(
 ) -> dict[str, pulumi.CustomResource]:
     """Create every object of ``manifests`` as a child of ``parent``; names ``<tenant id>-<role>``."""
     created: dict[str, pulumi.CustomResource] = {}
+    string_data = _string_data(manifests, secrets)
     for role, manifest in manifests.objects:
         factory, fields = _KINDS[manifest["kind"]]
         metadata: dict[str, Any] = dict(manifest["metadata"])
@@ -56,7 +74,10 @@ def build(
             metadata["annotations"] = {**metadata.get("annotations", {}), "pulumi.com/skipAwait": "true"}
         kwargs: dict[str, Any] = {_ARG_NAMES.get(f, f): manifest[f] for f in fields if f in manifest}
         if manifest["kind"] == "Secret":
-            kwargs["string_data"] = _string_data(manifests, secrets)
+            kwargs["string_data"] = string_data
+        if manifest["kind"] == "Deployment":
+            spec = manifest["spec"]
+            kwargs["spec"] = _revision(string_data).apply(lambda revision, spec=spec: _with_revision(spec, revision))
         depends = list(created.values()) if manifest["kind"] == "Deployment" else list(created.values())[:1]
         created[role] = factory(
             f"{manifests.tenant_id}-{role}",

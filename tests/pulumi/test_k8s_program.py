@@ -117,3 +117,24 @@ def test_cloudflare_dns_gives_each_live_tenant_a_record(tmp_path: Path) -> None:
     acme = records["acme-dns"]
     assert (acme.inputs["name"], acme.inputs["type"], acme.inputs["content"]) == ("acme.localhost", "A", "203.0.113.10")
     assert "zoneId" in acme.secret_inputs
+
+
+def _revision(run: ProgramRun, tenant_id: str) -> str:
+    template = run.named(f"{tenant_id}-deployment").inputs["spec"]["template"]
+    return str(template["metadata"]["annotations"]["openclaw.io/secret-revision"])
+
+
+def test_a_new_token_or_key_rolls_the_pod(k8s: ProgramRun) -> None:
+    """The Secret alone would change under a running pod, which keeps the old token until it restarts."""
+    revision = _revision(k8s, "hooli")
+    assert len(revision) == 16 and "kimi-key" not in revision
+    assert "spec" not in k8s.named("hooli-deployment").secret_inputs  # a digest, shown in diffs
+    same = run_program(ROOT / "tenants.yaml", config=K8S_SHARD, secrets={**KUBECONFIG, "kimiApiKey": "kimi-key"})
+    assert _revision(same, "hooli") == revision
+    new_key = run_program(ROOT / "tenants.yaml", config=K8S_SHARD, secrets={**KUBECONFIG, "kimiApiKey": "other-key"})
+    assert _revision(new_key, "hooli") != revision
+    # A rotated token changes the digest the same way (the mocks return one token whatever the rotation).
+
+
+def test_the_cluster_provider_adopts_a_re_added_tenants_retained_objects(k8s: ProgramRun) -> None:
+    assert k8s.named("cluster-eu-k8s").inputs["upsertExistingObjects"] == "true"  # provider config is text
