@@ -1,14 +1,16 @@
 """Real gateways on the local engine: seconds from container start to ready, and idle memory.
 
-Uses the end-to-end harness and images (tests/e2e), so what is measured is what the specs deploy.
+Deploys through the real Pulumi engine with the end-to-end images, so what is measured is what `pulumi up` deploys.
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import docker
@@ -20,7 +22,8 @@ from tenants.docker_specs import container_name  # noqa: E402
 from tenants.load import parse_fleet  # noqa: E402
 from tenants.model import Fleet  # noqa: E402
 from tests.e2e.gateway_client import http_get  # noqa: E402
-from tests.e2e.harness import Applier, wait_until  # noqa: E402
+from tests.e2e.waiting import wait_until  # noqa: E402
+from tests.engine.deployment import Deployment, Fleetside  # noqa: E402
 
 PORT = 18081
 SETTLE_S = 20  # idle time after ready before memory is read
@@ -46,9 +49,16 @@ def idle_memory_mib(client: docker.DockerClient, name: str) -> float:
     return (stats["usage"] - inactive) / 2**20
 
 
+class NoTimings:
+    def step(self, label: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+
 def run_case(client: docker.DockerClient, plan: str, count: int, profile: str) -> dict[str, float]:
     fleet = bench_fleet(plan, count, profile)
-    applier = Applier(client, run_id=f"bench-{uuid.uuid4().hex[:8]}")
+    side = Fleetside(client)
+    directory = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
+    applier = Deployment(directory, f"bench-{uuid.uuid4().hex[:8]}", NoTimings())
     try:
         applier.apply(fleet)
         ready = []
@@ -63,7 +73,7 @@ def run_case(client: docker.DockerClient, plan: str, count: int, profile: str) -
                 return reply.status == 200 and '"started"' in reply.body
 
             wait_until(started, timeout_s=300)
-            ready.append(applier.seconds_since_start(container_name(tenant.id)))
+            ready.append(side.seconds_since_start(container_name(tenant.id)))
         time.sleep(SETTLE_S)
         memory = [idle_memory_mib(client, container_name(t.id)) for t in fleet.tenants]
         return {
@@ -72,7 +82,11 @@ def run_case(client: docker.DockerClient, plan: str, count: int, profile: str) -
             "idle_mib_median": round(statistics.median(memory), 0),
         }
     finally:
-        applier.cleanup()
+        try:
+            applier.destroy()
+            applier.remove()
+        finally:
+            side.remove_fleet(fleet)
 
 
 def measure(

@@ -101,7 +101,13 @@ def container(
         volumes=[docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path) for m in spec.mounts],
         uploads=[
             docker.ContainerUploadArgs(
-                file=u.path, content=u.content, owner=str(u.owner), group=str(u.group), permissions=u.mode
+                file=u.path,
+                content=u.content,
+                # Root-owned files need no owner: naming one makes the daemon resolve the container's
+                # user in its passwd, which fails for a numeric user like 65534:65534 (Docker 20.10).
+                owner=str(u.owner) if u.owner else None,
+                group=str(u.group) if u.group else None,
+                permissions=u.mode,
             )
             for u in spec.uploads
         ],

@@ -70,8 +70,14 @@ class AutomationRunner:
         fleet_file: Path,
         shards: Mapping[str, str],
         stack_factory: StackFactory | None = None,
+        env: Mapping[str, str] | None = None,
+        pulumi_root: Path | None = None,
     ) -> None:
         self.project_dir = project_dir.resolve()
+        # Extra environment of every CLI run (backend, passphrase, PULUMI_HOME), and the installation
+        # whose bin/pulumi runs them; by default the process's own environment and `pulumi` on PATH.
+        self.env = dict(env or {})
+        self.pulumi_root = pulumi_root
         self.fleet_file = fleet_file.resolve()
         self.shards = dict(shards)  # stack → shard
         self._factory = stack_factory or self._select
@@ -82,7 +88,9 @@ class AutomationRunner:
     def _select(self, name: str) -> Any:
         from pulumi import automation as auto
 
-        return auto.create_or_select_stack(stack_name=name, work_dir=str(self.project_dir))
+        command = auto.PulumiCommand(root=str(self.pulumi_root)) if self.pulumi_root is not None else None
+        options = auto.LocalWorkspaceOptions(env_vars=self.env, pulumi_command=command)
+        return auto.create_or_select_stack(stack_name=name, work_dir=str(self.project_dir), opts=options)
 
     def _stack(self, name: str) -> tuple[Any, threading.Lock]:
         with self._guard:
@@ -97,7 +105,7 @@ class AutomationRunner:
     def _prepare(self, stack: Any, name: str) -> None:
         from pulumi.automation import ConfigValue
 
-        config = {key: value.value for key, value in stack.get_all_config().items()}
+        config = _explicit_config(stack, name)
         shard = self.shards.get(name, name)
         if SHARD_KEY not in config or config[SHARD_KEY] == "":
             stack.set_config(SHARD_KEY, ConfigValue(value=shard))
@@ -149,6 +157,13 @@ class AutomationRunner:
     def tenant_token(self, stack: str, tenant_id: str) -> str | None:
         selected, _ = self._stack(stack)
         return _tokens(selected.outputs()).get(tenant_id)
+
+
+def _explicit_config(stack: Any, name: str) -> dict[str, Any]:
+    """What the stack's own settings file sets: the CLI's config listing also has Pulumi.yaml's defaults,
+    which would make every new stack look as if it had chosen ``tenants.yaml``."""
+    settings = stack.workspace.stack_settings(name)
+    return {key: getattr(value, "value", value) for key, value in (settings.config or {}).items()}
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -223,7 +223,9 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
             timeout_s=5,
             retries=3,
             start_period_s=90,
-            start_interval_s=2,
+            # 0: unset. A start interval needs Docker API 1.44 (Engine 25); Debian 12's 20.10 refuses
+            # the container ("start interval requires API version 1.44").
+            start_interval_s=0,
         ),
         labels=owner_labels(tenant),
         hostname=container_name(tenant.id),

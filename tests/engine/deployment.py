@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,20 +38,6 @@ def engine_env(state: Path) -> dict[str, str]:
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "engine-tests-only",
     }
-
-
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def project_copy(directory: Path) -> Path:
@@ -95,41 +80,40 @@ class Deployment:
         self.state.mkdir(exist_ok=True)
         self.fleet_file = self.project / "fleet.yaml"
         self.env = engine_env(self.state)
-        self.runner = AutomationRunner(self.project, fleet_file=self.fleet_file, shards={self.name: "default"})
-
-    @contextmanager
-    def _engine(self) -> Iterator[None]:
-        with environment(self.env):
-            yield
+        self.runner = AutomationRunner(
+            self.project,
+            fleet_file=self.fleet_file,
+            shards={self.name: "default"},
+            env=self.env,
+            pulumi_root=ENGINE_BIN.parent,
+        )
 
     def stack(self) -> Any:
-        with self._engine():
-            return self.runner.select(self.name)
+        return self.runner.select(self.name)
 
     def apply(self, fleet: Fleet, label: str = "up") -> UpResult:
         """`pulumi up` of ``fleet`` through the runner the signup service uses."""
         write_fleet(fleet, self.fleet_file)
-        with self._engine(), self.timings.step(label):
+        with self.timings.step(label):
             self.last = self.runner.up(self.name)
         self.tokens = dict(self.last.tokens)
         return self.last
 
     def preview(self, label: str = "preview", **options: Any) -> Any:
-        with self._engine(), self.timings.step(label):
-            return self.runner.select(self.name).preview(color="never", **options)
+        with self.timings.step(label):
+            return self.stack().preview(color="never", **options)
 
     def refresh(self, label: str = "refresh") -> Any:
-        with self._engine(), self.timings.step(label):
-            return self.runner.select(self.name).refresh(color="never")
+        with self.timings.step(label):
+            return self.stack().refresh(color="never")
 
     def destroy(self, label: str = "destroy") -> Any:
-        with self._engine(), self.timings.step(label):
-            return self.runner.select(self.name).destroy(color="never")
+        with self.timings.step(label):
+            return self.stack().destroy(color="never")
 
     def remove(self) -> None:
         """Forget the stack (its resources are destroyed first by the caller)."""
-        with self._engine():
-            self.runner.select(self.name).workspace.remove_stack(self.name, force=True)
+        self.stack().workspace.remove_stack(self.name, force=True)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -29,8 +30,13 @@ class StubStack:
         self.set_calls: list[tuple[str, str]] = []
         self.up_calls: list[dict[str, Any]] = []
 
-    def get_all_config(self) -> dict[str, ConfigValue]:
-        return dict(self.config)
+    @property
+    def workspace(self) -> StubStack:
+        return self
+
+    def stack_settings(self, name: str) -> SimpleNamespace:
+        """Only what the stack sets itself (the CLI's full listing adds Pulumi.yaml's defaults)."""
+        return SimpleNamespace(config={key: value.value for key, value in self.config.items()})
 
     def set_config(self, key: str, value: ConfigValue) -> None:
         self.set_calls.append((key, value.value))
