@@ -59,7 +59,7 @@ test: lint engine pulumi-engine tools
 	$(ENGINE_ENV) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 
 # Every benchmark in one run (about 15 minutes here): bench/RESULTS.md and bench/results.json.
-bench: venv engine
+bench: venv engine pulumi-engine
 	$(BIN)/python bench/run.py
 
 # --- the dev stack ---------------------------------------------------------------

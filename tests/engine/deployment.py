@@ -73,6 +73,7 @@ class Deployment:
     timings: Timings
     tokens: dict[str, str] = field(default_factory=dict)
     last: UpResult | None = None
+    updates: int = 0
 
     def __post_init__(self) -> None:
         self.project = project_copy(self.directory / "project")
@@ -91,8 +92,10 @@ class Deployment:
     def stack(self) -> Any:
         return self.runner.select(self.name)
 
-    def apply(self, fleet: Fleet, label: str = "up") -> UpResult:
+    def apply(self, fleet: Fleet, label: str = "") -> UpResult:
         """`pulumi up` of ``fleet`` through the runner the signup service uses."""
+        self.updates += 1
+        label = label or f"{self.name}: up #{self.updates}"
         write_fleet(fleet, self.fleet_file)
         with self.timings.step(label):
             self.last = self.runner.up(self.name)
