@@ -91,7 +91,7 @@ preview:
 
 outputs:
 	@$(PULUMI_ENV) pulumi stack output tenants --json --stack $(STACK) | $(BIN)/python -c \
-	  'import json,sys; [print(f"{k:<24} {v[\"state\"]:<11} {v[\"endpoint\"]}") for k,v in json.load(sys.stdin).items()]'
+	  'import json,sys; [print("%-24s %-11s %s" % (k, v["state"], v["endpoint"])) for k,v in json.load(sys.stdin).items()]'
 
 destroy:
 	$(call require_tools,destroy)

@@ -14,7 +14,7 @@ from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
 from .docker_ops import PidsLimit
 
 # Settings the provider neither updates nor replaces on its own: a change must recreate the container.
-RECREATE_ON = ["healthcheck", "tmpfs", "init"]
+RECREATE_ON = ["healthcheck", "tmpfs", "init", "cpuQuota", "cpuPeriod"]
 
 LabelT = TypeVar("LabelT", docker.ContainerLabelArgs, docker.NetworkLabelArgs, docker.VolumeLabelArgs)
 
@@ -85,7 +85,8 @@ def container(
         working_dir=spec.working_dir,
         user=spec.user,
         envs=_envs(spec, secrets),
-        cpus=docker_forms.cpus(spec.cpus),
+        cpu_period=docker_forms.CPU_PERIOD_US,
+        cpu_quota=docker_forms.cpu_quota(spec.cpus),
         memory=spec.memory_mb,
         memory_swap=spec.memory_mb,
         capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop)),

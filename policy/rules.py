@@ -311,8 +311,9 @@ def resource_limits(resource_type: str, props: Props) -> list[str]:
         if memory is None or memory <= 0:
             problems.append(f"{who} has no memory limit (memory, in MB)")
         cpus = _number(props.get("cpus"))
-        if cpus is None or cpus <= 0:
-            problems.append(f"{who} has no CPU limit (cpus)")
+        quota = _number(props.get("cpuQuota"))
+        if (cpus is None or cpus <= 0) and (quota is None or quota <= 0):
+            problems.append(f"{who} has no CPU limit (cpus or cpuQuota)")
         return problems
     workload = _workload(resource_type, props)
     if workload is None:

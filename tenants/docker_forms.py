@@ -1,26 +1,21 @@
 """Values in the exact form the Docker provider reads them back, so a refresh never shows a diff.
 
-The provider stores what the daemon reports: CPUs as a decimal string (``1.0``, ``1.5``) and
-durations in Go's notation (``1m30s``). Sending ``"1"`` or ``"90s"`` would look like a change on
-every refresh, and ``cpus`` is create-only: every container would be replaced.
+The provider stores durations in Go's notation (``1m30s``): sending ``"90s"`` would look like a
+change on every refresh. CPUs go as a CFS quota, not as ``cpus``: the daemon refuses a ``cpus``
+above the host's core count ("Range of CPUs is from 0.01 to 2.00"), so a plan's 4-CPU cap would
+fail on a 2-core host, while a quota means "at most this much", whatever the host has.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-NANO = Decimal(10) ** 9
+CPU_PERIOD_US = 100_000  # the kernel's default CFS period
 
 
-def cpus(value: float) -> str:
-    """What the provider makes of the container's NanoCPUs: nine decimals, trailing zeros trimmed."""
-    nano = int(Decimal(str(value)) * NANO)
-    if nano == 0:
-        return "0"
-    text = f"{Decimal(nano) / NANO:.9f}"
-    if text.count("0") == 9:  # the provider's own test for a "round" value
-        return f"{Decimal(nano) / NANO:.1f}"
-    return text.rstrip("0")
+def cpu_quota(cpus: float) -> int:
+    """Microseconds of CPU time per period: 1.5 CPUs → 150000."""
+    if cpus <= 0:
+        raise ValueError(f"a CPU limit must be positive: {cpus}")
+    return round(cpus * CPU_PERIOD_US)
 
 
 def duration(seconds: int) -> str:

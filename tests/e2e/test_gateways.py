@@ -158,12 +158,12 @@ def test_an_unknown_host_reaches_no_tenant(applied: Applied, fleet: Fleet) -> No
 
 @pytest.mark.parametrize(
     ("tenant_id", "limits"),
-    [(BASIC, (1_000_000_000, 2, 512)), (PRO, (1_500_000_000, 4, 1024)), (ENT, (2_000_000_000, 8, 2048))],
+    [(BASIC, (100_000, 2, 512)), (PRO, (150_000, 4, 1024)), (ENT, (200_000, 8, 2048))],
 )
 def test_containers_are_hardened_as_specified(
     applied: Applied, engine: docker.DockerClient, tenant_id: str, limits: tuple[int, int, int]
 ) -> None:
-    nano_cpus, memory_gib, pids = limits
+    cpu_quota, memory_gib, pids = limits
     attrs = engine.containers.get(ds.container_name(tenant_id)).attrs
     hc, config = attrs["HostConfig"], attrs["Config"]
     assert hc["CapDrop"] == ["ALL"]
@@ -173,7 +173,7 @@ def test_containers_are_hardened_as_specified(
     assert hc["Privileged"] is False
     assert hc["PidsLimit"] == pids
     assert hc["Memory"] == memory_gib * 1024**3
-    assert hc["NanoCpus"] == nano_cpus
+    assert (hc["CpuQuota"], hc["CpuPeriod"]) == (cpu_quota, 100_000)
     assert hc["Init"] is True
     assert hc["RestartPolicy"]["Name"] == "unless-stopped"
     assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
@@ -225,7 +225,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
     apply(applied, upgraded)
     replaced = engine.containers.get(ds.container_name(BASIC))
     assert replaced.id != basic.id
-    assert replaced.attrs["HostConfig"]["NanoCpus"] == 1_500_000_000
+    assert replaced.attrs["HostConfig"]["CpuQuota"] == 150_000
     assert replaced.attrs["HostConfig"]["Memory"] == 4 * 1024**3
     wait_ready(applied, upgraded, BASIC, f"{BASIC} after a plan change (restart alone)")
     assert replaced.exec_run(["cat", "/home/node/.openclaw/marker"])[1].decode().strip() == marker

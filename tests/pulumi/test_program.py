@@ -62,7 +62,8 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert c["user"] == "1000:1000"
     assert c["restart"] == "unless-stopped"
     assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
-    assert c["cpus"] == "1.0"  # the provider reads NanoCPUs back as "1.0"
+    assert (c["cpuQuota"], c["cpuPeriod"]) == (100_000, 100_000)  # 1 CPU, also on hosts with fewer cores
+    assert "cpus" not in c
     assert c["memory"] == 2048
     assert c["memorySwap"] == 2048
     assert c["logDriver"] == "json-file"
@@ -82,11 +83,11 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
 
 def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> None:
     globex = example.named("globex-gateway").inputs
-    assert globex["cpus"] == "2.0"
+    assert globex["cpuQuota"] == 200_000
     assert globex["memory"] == 6 * 1024  # pro plan, memory overridden to 6 GiB
     assert "NODE_OPTIONS=--max-old-space-size=4608" in globex["envs"]
     initech = example.named("initech-gateway").inputs
-    assert initech["cpus"] == "4.0"
+    assert initech["cpuQuota"] == 400_000
     assert initech["memory"] == 8 * 1024
     pids = example.named("initech-pids-limit").inputs
     assert (pids["container"], pids["limit"], pids["host"]) == ("openclaw-initech", 2048, "unix:///var/run/docker.sock")

@@ -176,13 +176,11 @@ def test_target_settings_a_backend_cannot_use_are_refused() -> None:
         parse_fleet(both)
 
 
-@pytest.mark.parametrize(
-    ("value", "read_back"),
-    [(1, "1.0"), (2, "2.0"), (1.5, "1.5"), (0.5, "0.5"), (0.25, "0.25"), (16, "16.0"), (10, "10.")],
-)
-def test_cpus_are_sent_as_the_provider_reads_them_back(value: float, read_back: str) -> None:
-    """The provider formats NanoCPUs with nine decimals, then trims; "10." is really what it stores."""
-    assert docker_forms.cpus(value) == read_back
+@pytest.mark.parametrize(("cpus", "quota"), [(1, 100_000), (1.5, 150_000), (0.25, 25_000), (16, 1_600_000)])
+def test_cpus_become_a_quota_per_default_period(cpus: float, quota: int) -> None:
+    """A quota is never refused for exceeding the host's cores, unlike Docker's `cpus`."""
+    assert docker_forms.cpu_quota(cpus) == quota
+    assert docker_forms.CPU_PERIOD_US == 100_000
 
 
 @pytest.mark.parametrize(

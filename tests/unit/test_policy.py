@@ -333,6 +333,13 @@ def test_docker_fractional_cpus_pass() -> None:
     assert rules.resource_limits(CONTAINER, tenant_container(cpus="0.5", memory=512)) == []
 
 
+@pytest.mark.parametrize(("quota", "ok"), [(150_000, True), (0, False), (None, False)])
+def test_a_cpu_quota_is_a_cpu_limit(quota: int | None, ok: bool) -> None:
+    """The program caps CPUs with a CFS quota (Docker refuses `cpus` above the host's cores)."""
+    found = rules.resource_limits(CONTAINER, tenant_container(cpus=None, cpuQuota=quota, cpuPeriod=100_000))
+    assert (found == []) is ok
+
+
 @pytest.mark.parametrize(
     ("missing", "expected"), [(("cpu",), "cpu"), (("memory",), "memory"), (("cpu", "memory"), "cpu or memory")]
 )
