@@ -41,8 +41,34 @@ def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) 
     return [k for k in keys if olds.get(k) != news.get(k)]
 
 
-class PidsLimitProvider(ResourceProvider):
+class InPlaceProvider(ResourceProvider):
+    """A setting applied to a running container: created and updated by ``_apply``, gone with it."""
+
     serialize_as_secret_always = False
+    KEYS: tuple[str, ...] = ()
+
+    def _apply(self, props: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _id(self, props: dict[str, Any]) -> str:
+        return str(props["container"])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props)
+        return CreateResult(self._id(props), outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news)
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The setting goes with its container."""
+
+
+class PidsLimitProvider(InPlaceProvider):
     KEYS = ("host", "container", "container_id", "limit")
 
     def _apply(self, props: dict[str, Any]) -> None:
@@ -52,17 +78,6 @@ class PidsLimitProvider(ResourceProvider):
             url = api._url("/containers/{0}/update", props["container"])
             api._raise_for_status(api._post_json(url, data={"PidsLimit": int(props["limit"])}))
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._apply(props)
-        return CreateResult(props["container"], outs=props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news)
-        return UpdateResult(outs=news)
-
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The daemon's value, so a refresh shows a limit changed behind the program's back."""
         with _client(props["host"]) as client:
@@ -71,9 +86,6 @@ class PidsLimitProvider(ResourceProvider):
             except NotFound:
                 return ReadResult(id_, props)
         return ReadResult(id_, {**props, "container_id": attrs["Id"], "limit": attrs["HostConfig"].get("PidsLimit")})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The limit goes with its container."""
 
 
 class PidsLimit(Resource, module="openclaw", name="PidsLimit"):
@@ -150,9 +162,11 @@ def _tar_of(path: str, content: str) -> bytes:
     return buffer.getvalue()
 
 
-class NginxConfigProvider(ResourceProvider):
-    serialize_as_secret_always = False
+class NginxConfigProvider(InPlaceProvider):
     KEYS = ("host", "container", "container_id", "path", "content")
+
+    def _id(self, props: dict[str, Any]) -> str:
+        return f"{props['container']}:{props['path']}"
 
     def _apply(self, props: dict[str, Any]) -> None:
         """Write the file, check it with ``nginx -t``, then reload: old workers finish their requests."""
@@ -170,20 +184,6 @@ class NginxConfigProvider(ResourceProvider):
                     time.sleep(RELOAD_PAUSE_S)
                 else:
                     raise RuntimeError(f"{' '.join(command)} failed in {props['container']}: {output.decode()[-400:]}")
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._apply(props)
-        return CreateResult(f"{props['container']}:{props['path']}", outs=props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news)
-        return UpdateResult(outs=news)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """The file goes with its container."""
 
 
 class NginxConfig(Resource, module="openclaw", name="NginxConfig"):
