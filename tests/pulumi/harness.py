@@ -31,6 +31,7 @@ class Registered:
     secret_inputs: frozenset[str]
     retain_on_delete: bool
     delete_before_replace: bool
+    replace_on_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -104,6 +105,7 @@ class _RecordingMonitor(MockMonitor):
                 secret_inputs=frozenset(secret),
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=tuple(request.replaceOnChanges),
             )
         )
         return response

@@ -250,3 +250,25 @@ def test_closed_egress_gives_internal_networks_without_a_host_address() -> None:
     assert gateway["image"] == "openclaw-local/openclaw:2026.9.6"
     assert gateway["hostname"] == "openclaw-e2e-basic"
     assert gateway["destroyGraceSeconds"] == 30
+
+
+def test_settings_the_provider_cannot_change_in_place_recreate_the_container(example: ProgramRun) -> None:
+    """tmpfs, init and the CPU quota are neither updated nor create-only in pulumi-docker: a change
+    would be recorded and never applied, so it must replace the container (delete first: fixed names)."""
+    for name in ("acme-gateway", "edge-local-proxy"):
+        container = example.named(name)
+        assert {"tmpfs", "init", "healthcheck", "cpuQuota", "cpuPeriod"} <= set(container.replace_on_changes)
+        assert container.delete_before_replace
+
+
+def test_fixed_name_networks_are_deleted_before_their_replacement(example: ProgramRun) -> None:
+    """An egress change replaces `tenant-<id>`; the new one cannot exist beside the old one."""
+    for network in example.of_type("docker:index/network:Network"):
+        assert network.delete_before_replace, network.name
+        labels = {item["label"] for item in network.inputs.get("labels", [])}
+        assert "openclaw.io/plan" not in labels  # create-only: only labels that never change
+
+
+def test_healthcheck_durations_are_in_the_form_the_provider_reads_back(example: ProgramRun) -> None:
+    hc = example.named("acme-gateway").inputs["healthcheck"]
+    assert (hc["interval"], hc["timeout"], hc["startPeriod"]) == ("30s", "5s", "1m30s")
