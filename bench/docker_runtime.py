@@ -33,10 +33,12 @@ def bench_fleet(plan: str, count: int, profile: str) -> Fleet:
     """The end-to-end fleet file, retargeted: `count` tenants of `plan` in the given profile."""
     text = (ROOT / "tests" / "e2e" / "fleet.yaml").read_text().split("tenants:\n")[0]
     text = text.replace("  e2e:\n", "  bench:\n").replace("target: e2e", "target: bench")
-    text = text.replace("port: 18080", f"port: {PORT}").replace(
+    text = text.replace("port: 18080", f"port: {PORT}, subnet: 10.255.252.0/24").replace(
         "overcommit: {cpu: 4}", "overcommit: {cpu: 16, memory: 4}"
     )
     text = text.replace("memory_gib: 24", "memory_gib: 64")
+    # The benchmark daemon has scripts/ensure-docker.sh's /28 pools, not the default 30 networks.
+    text = text.replace("networks: 30", "networks: 4096")
     tenants = "".join(f"  - id: bench-{plan}-{i}\n    plan: {plan}\n" for i in range(count))
     fleet = parse_fleet(text + "tenants:\n" + tenants, "bench fleet")
     plans = {**fleet.plans, plan: fleet.plans[plan].model_copy(update={"profile": profile})}

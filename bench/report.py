@@ -111,9 +111,21 @@ def write_report(r: dict[str, Any], path: Path) -> None:
             _row(
                 f"real engine, {count} Docker tenants ({r[f'{key}_active']} active), {r[f'{key}_resources']} resources",
                 f"first preview {r[f'{key}_first_preview_s']} s, up {r[f'{key}_up_s']} s, "
-                f"no-op preview {r[f'{key}_noop_preview_s']} s (**{per} ms/resource**)",
+                f"no-op preview {r[f'{key}_noop_preview_s']} s ({per} ms/resource, start-up included)",
+                "",
+                None,
+            )
+        )
+    if "engine_1t_noop_preview_s" in r and "engine_30t_noop_preview_s" in r:
+        extra_s = r["engine_30t_noop_preview_s"] - r["engine_1t_noop_preview_s"]
+        extra_resources = r["engine_30t_resources"] - r["engine_1t_resources"]
+        marginal = round(1000 * extra_s / extra_resources, 1)
+        lines.append(
+            _row(
+                "real engine, no-op preview per added resource (30 tenants against 1)",
+                f"**{marginal} ms/resource** (+{extra_resources} resources, +{extra_s:.1f} s)",
                 "≤ 25 ms/resource (users' figure)",
-                per <= 25,
+                marginal <= 25,
             )
         )
     if "engine_cached_ensure_s" in r:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -56,17 +57,38 @@ def engine_build() -> dict[str, Any]:
     return {"engine_cached_ensure_s": round(time.monotonic() - start, 1)}
 
 
+PARTS = {
+    "eval": ("program evaluation", program_eval.measure),
+    "diff": ("validate + diff", diff_measure),
+    "signup": ("signup service", signup_load.measure),
+    "gateways": ("real gateways", docker_runtime.measure),
+    "engine": ("real Pulumi engine", engine_runtime.measure),
+    "build": ("engine build, cached", engine_build),
+}
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and rewrite bench/RESULTS.md.")
+    parser.add_argument(
+        "parts",
+        nargs="*",
+        choices=[[], *PARTS],
+        metavar="PART",
+        help=f"run only these ({', '.join(PARTS)}) and keep the other figures of bench/results.json; default: all",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
+    args = arguments()
     started = time.monotonic()
-    results: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
-    for name, step in (
-        ("program evaluation", program_eval.measure),
-        ("validate + diff", diff_measure),
-        ("signup service", signup_load.measure),
-        ("real Docker engine", docker_runtime.measure),
-        ("real Pulumi engine", engine_runtime.measure),
-        ("engine build, cached", engine_build),
-    ):
+    store = ROOT / "bench" / "results.json"
+    results: dict[str, Any] = json.loads(store.read_text()) if args.parts and store.exists() else {}
+    results.update(
+        {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()},
+    )
+    for key in args.parts or PARTS:
+        name, step = PARTS[key]
         print(f"== {name}", flush=True)
         results.update(step())
     results["bench_wall_s"] = round(time.monotonic() - started, 1)
