@@ -34,6 +34,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@test -z "$$(gofmt -l scripts/pulumi-engine)" || { gofmt -l scripts/pulumi-engine; echo "gofmt: format these"; exit 1; }
 
 # The real-engine tests need a Docker engine: start one when none answers (Debian's docker.io).
 # When none can be started they skip with the reason; the local images are built by their fixture.
@@ -56,6 +57,7 @@ tools:
 
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
 test: lint engine pulumi-engine tools
+	cd scripts/pulumi-engine/language-python && GOFLAGS=-mod=readonly go vet ./... && GOFLAGS=-mod=readonly go test ./...
 	$(ENGINE_ENV) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 
 # Every benchmark in one run (about 15 minutes here): bench/RESULTS.md and bench/results.json.
