@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,14 +42,15 @@ def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) 
     return [k for k in keys if olds.get(k) != news.get(k)]
 
 
-class InPlaceProvider(ResourceProvider):
+class InPlaceProvider(ResourceProvider, ABC):
     """A setting applied to a running container: created and updated by ``_apply``, gone with it."""
 
     serialize_as_secret_always = False
     KEYS: tuple[str, ...] = ()
 
+    @abstractmethod
     def _apply(self, props: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Make the running container match ``props``."""
 
     def _id(self, props: dict[str, Any]) -> str:
         return str(props["container"])
