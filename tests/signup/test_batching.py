@@ -76,4 +76,3 @@ def test_200_concurrent_signups_take_at_most_10_updates(
         f"\n{SIGNUPS} signups: {len(runner.updates)} updates of {UPDATE_S:g} s, "
         f"latency to succeeded p50 {p50:.2f} s, p99 {p99:.2f} s, max {latencies[-1]:.2f} s, wall {elapsed:.1f} s"
     )
-    assert elapsed < 60, "the signups took far longer than the ~25 s they take on a 2-core machine"

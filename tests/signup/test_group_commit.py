@@ -105,12 +105,8 @@ def test_200_concurrent_signups_share_a_few_writes_and_updates(
         f"to succeeded p50 {statistics.median(to_succeeded):.2f} s, p99 {p99(to_succeeded):.2f} s; "
         f"wall {elapsed:.1f} s"
     )
-    # The targets are p99 POST <= 100 ms of service time and p99 to succeeded <= 3 updates (6 s); measured
-    # on a 2-core machine: ~0.55 s POST (200 requests queue for 40 threads) and ~2.6 s. Loose bounds that a
-    # busy CI machine still meets, yet one edit per request (p99 POST 6-7 s measured) would fail.
-    assert p99(post) < 4.0
-    assert p99(to_succeeded) < 12.0
-    assert elapsed < 60
+    # Latency figures are printed here and measured by bench/signup_load.py; what this test holds is
+    # the behaviour behind them: few writes of tenants.yaml and few updates for the whole burst.
 
 
 def test_a_refused_request_in_a_burst_fails_alone_with_the_error_it_gets_alone(
