@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from .model import DockerTarget, Edge, Fleet, Images, Tenant, check_domain
+from .model import DockerTarget, Fleet, Tenant, check_domain
 
 ALL_SHARDS = ""
 
@@ -56,27 +58,37 @@ def apply_overrides(fleet: Fleet, settings: StackSettings) -> Fleet:
         update["domain"] = check_domain(settings.domain)
     images = {k: v for k, v in (("openclaw", settings.openclaw_image), ("proxy", settings.proxy_image)) if v}
     if images:
-        try:
-            update["images"] = Images.model_validate(fleet.images.model_dump() | images)
-        except ValidationError as exc:
-            reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-            key = "openclawImage" if settings.openclaw_image is not None else "proxyImage"
-            raise ValueError(f"openclaw-tenants:{key}: {reasons}") from None
+        update["images"] = _revalidated(fleet.images, images, IMAGE_KEYS)
     given = (("address", settings.edge_address), ("port", settings.edge_port))
     edge = {k: v for k, v in given if v is not None}
     if edge:
-        try:
-            update["targets"] = {
-                name: target.model_copy(update={"edge": Edge.model_validate(target.edge.model_dump() | edge)})
-                if isinstance(target, DockerTarget)
-                else target
-                for name, target in fleet.targets.items()
-            }
-        except ValidationError as exc:
-            reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-            key = "edgeAddress" if settings.edge_address is not None else "edgePort"
-            raise ValueError(f"openclaw-tenants:{key}: {reasons}") from None
+        update["targets"] = {
+            name: target.model_copy(update={"edge": _revalidated(target.edge, edge, EDGE_KEYS)})
+            if isinstance(target, DockerTarget)
+            else target
+            for name, target in fleet.targets.items()
+        }
     return fleet.model_copy(update=update)
+
+
+# Model field → the stack config key that overrides it, for error messages.
+IMAGE_KEYS = {"openclaw": "openclawImage", "proxy": "proxyImage"}
+EDGE_KEYS = {"address": "edgeAddress", "port": "edgePort"}
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _revalidated(current: ModelT, changes: Mapping[str, object], keys: Mapping[str, str]) -> ModelT:
+    """``current`` with ``changes``, checked exactly as in a fleet file; each error names its config key."""
+    try:
+        return type(current).model_validate(current.model_dump() | dict(changes))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            key = keys.get(field, "/".join(keys[k] for k in changes))
+            problems.append(f"openclaw-tenants:{key}: {error['msg'].removeprefix('Value error, ')}")
+        raise ValueError("; ".join(problems)) from None
 
 
 def select_shard(fleet: Fleet, shard: str) -> tuple[Tenant, ...]:

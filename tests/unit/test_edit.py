@@ -1239,3 +1239,14 @@ def test_on_written_sees_the_written_fleet_while_the_file_is_still_locked(path: 
     # Nothing written, nothing called.
     apply_edits(path, [Edit.set_state("acme", "suspended"), Edit.add({"id": "newco"})], on_written=on_written)
     assert len(seen) == 1
+
+
+def test_generated_ids_follow_the_models_id_rule() -> None:
+    """Ids with the prefix `edge-` name edge proxies: a generator told to use it finds none it may use."""
+    from tenants.edit import EditError, generate_id
+    from tenants.load import load_fleet as load
+
+    fleet = load(Path(__file__).resolve().parents[2] / "tenants.yaml")
+    with pytest.raises(EditError, match="could not generate"):
+        generate_id(fleet, prefix="edge")
+    assert generate_id(fleet, prefix="t").startswith("t-")

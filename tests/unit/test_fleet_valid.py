@@ -333,6 +333,17 @@ def test_an_edge_override_on_every_address_is_refused(fleet: Fleet) -> None:
         apply_overrides(fleet, settings)
 
 
+def test_image_overrides_are_checked_like_the_fleet_file_and_name_their_key(fleet: Fleet) -> None:
+    settings = StackSettings(
+        tenants_file="tenants.yaml", shard=ALL_SHARDS, openclaw_image="local/openclaw", proxy_image="nginx:latest"
+    )
+    with pytest.raises(ValueError, match=r"^openclaw-tenants:proxyImage: must be pinned to an exact tag") as caught:
+        apply_overrides(fleet, settings)
+    assert "openclawImage" not in str(caught.value)
+    good = apply_overrides(fleet, StackSettings(tenants_file="tenants.yaml", shard=ALL_SHARDS, proxy_image="ngx:1.2.3"))
+    assert (good.images.proxy, good.images.openclaw) == ("ngx:1.2.3", fleet.images.openclaw)
+
+
 def test_apply_overrides_domain_and_edge(fleet: Fleet) -> None:
     settings = StackSettings(
         tenants_file="tenants.yaml",
