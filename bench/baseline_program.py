@@ -11,7 +11,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from ruamel.yaml import YAML
 
-from components.docker_ops import PidsLimit
+from components.docker_ops import PidsLimit, RunningContainer
+
+HOST = "unix:///var/run/docker.sock"
+NO_OPTS = pulumi.ResourceOptions()
 
 config = pulumi.Config("openclaw-tenants")
 with open(config.require("tenantsFile")) as handle:
@@ -38,24 +41,10 @@ if backend == "docker":
             cpus="1",
             opts=opts,
         )
-        PidsLimit(
-            f"{tid}-pids-limit",
-            host="unix:///var/run/docker.sock",
-            container=container.name,
-            container_id=container.id,
-            limit=512,
-            opts=pulumi.ResourceOptions(),
-        )
+        PidsLimit(f"{tid}-pids-limit", on=RunningContainer(HOST, container.name, container.id), limit=512, opts=NO_OPTS)
     edge_net = docker.Network("edge-network", name="openclaw-edge", opts=opts)
     edge = docker.Container("edge-proxy", name="openclaw-edge", image=image.name, opts=opts)
-    PidsLimit(
-        "edge-pids-limit",
-        host="unix:///var/run/docker.sock",
-        container=edge.name,
-        container_id=edge.id,
-        limit=256,
-        opts=pulumi.ResourceOptions(),
-    )
+    PidsLimit("edge-pids-limit", on=RunningContainer(HOST, edge.name, edge.id), limit=256, opts=NO_OPTS)
 else:
     provider = k8s.Provider("k8s", context="bench")
     opts = pulumi.ResourceOptions(provider=provider)

@@ -17,6 +17,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -36,6 +37,21 @@ def _client(host: str) -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    """The container a dynamic resource acts on: its daemon, its name, and its id (a new id = recreated)."""
+
+    host: str
+    name: pulumi.Input[str]
+    id: pulumi.Input[str]
+
+    def props(self) -> dict[str, Any]:
+        return {"host": self.host, "container": self.name, "container_id": self.id}
+
+
+CONTAINER_KEYS = ("host", "container", "container_id")
 
 
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
@@ -71,7 +87,7 @@ class InPlaceProvider(ResourceProvider, ABC):
 
 
 class PidsLimitProvider(InPlaceProvider):
-    KEYS = ("host", "container", "container_id", "limit")
+    KEYS = (*CONTAINER_KEYS, "limit")
 
     def _apply(self, props: dict[str, Any]) -> None:
         with _client(props["host"]) as client:
@@ -95,23 +111,13 @@ class PidsLimit(Resource, module="openclaw", name="PidsLimit"):
 
     limit: pulumi.Output[int]
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        host: str,
-        container: pulumi.Input[str],
-        container_id: pulumi.Input[str],
-        limit: int,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        props = {"host": host, "container": container, "container_id": container_id, "limit": limit}
-        super().__init__(PidsLimitProvider(), name, props, opts)
+    def __init__(self, name: str, *, on: RunningContainer, limit: int, opts: pulumi.ResourceOptions) -> None:
+        super().__init__(PidsLimitProvider(), name, {**on.props(), "limit": limit}, opts)
 
 
 class NetworkLinkProvider(ResourceProvider):
     serialize_as_secret_always = False
-    KEYS = ("host", "network", "container", "container_id")
+    KEYS = (*CONTAINER_KEYS, "network")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with _client(props["host"]) as client:
@@ -141,17 +147,9 @@ class NetworkLink(Resource, module="openclaw", name="NetworkLink"):
     """A running container attached to one more network, without recreating the container."""
 
     def __init__(
-        self,
-        name: str,
-        *,
-        host: str,
-        network: pulumi.Input[str],
-        container: pulumi.Input[str],
-        container_id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions,
+        self, name: str, *, on: RunningContainer, network: pulumi.Input[str], opts: pulumi.ResourceOptions
     ) -> None:
-        props = {"host": host, "network": network, "container": container, "container_id": container_id}
-        super().__init__(NetworkLinkProvider(), name, props, opts)
+        super().__init__(NetworkLinkProvider(), name, {**on.props(), "network": network}, opts)
 
 
 def _tar_of(path: str, content: str) -> bytes:
@@ -165,7 +163,7 @@ def _tar_of(path: str, content: str) -> bytes:
 
 
 class NginxConfigProvider(InPlaceProvider):
-    KEYS = ("host", "container", "container_id", "path", "content")
+    KEYS = (*CONTAINER_KEYS, "path", "content")
 
     def _id(self, props: dict[str, Any]) -> str:
         return f"{props['container']}:{props['path']}"
@@ -192,15 +190,6 @@ class NginxConfig(Resource, module="openclaw", name="NginxConfig"):
     """A running nginx's config file, replaced and reloaded in place."""
 
     def __init__(
-        self,
-        name: str,
-        *,
-        host: str,
-        container: pulumi.Input[str],
-        container_id: pulumi.Input[str],
-        path: str,
-        content: str,
-        opts: pulumi.ResourceOptions,
+        self, name: str, *, on: RunningContainer, path: str, content: str, opts: pulumi.ResourceOptions
     ) -> None:
-        props = {"host": host, "container": container, "container_id": container_id, "path": path, "content": content}
-        super().__init__(NginxConfigProvider(), name, props, opts)
+        super().__init__(NginxConfigProvider(), name, {**on.props(), "path": path, "content": content}, opts)

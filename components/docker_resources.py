@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from tenants import docker_forms
 from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
 
-from .docker_ops import PidsLimit
+from .docker_ops import PidsLimit, RunningContainer
 
 # Settings the provider neither updates nor replaces on its own: a change must recreate the container.
 RECREATE_ON = ["healthcheck", "tmpfs", "init", "cpuQuota", "cpuPeriod"]
@@ -140,11 +140,8 @@ def pids_limit(
     opts: pulumi.ResourceOptions,
 ) -> PidsLimit:
     """Apply ``spec.pids_limit`` to the running container, again after each recreation."""
-    return PidsLimit(
-        logical_name,
-        host=docker_host,
-        container=created.name,
-        container_id=created.id,
-        limit=spec.pids_limit,
-        opts=opts,
-    )
+    return PidsLimit(logical_name, on=running(created, docker_host), limit=spec.pids_limit, opts=opts)
+
+
+def running(created: docker.Container, docker_host: str) -> RunningContainer:
+    return RunningContainer(host=docker_host, name=created.name, id=created.id)

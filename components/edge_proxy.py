@@ -40,23 +40,15 @@ class EdgeProxy(pulumi.ComponentResource):
             opts=child,
         )
         docker_resources.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)
+        on = docker_resources.running(proxy, args.docker_host)
         # One link per routed tenant, named after it: adding or removing a tenant touches only its own.
         links = [
-            NetworkLink(
-                f"{name}-link-{route.tenant_id}",
-                host=args.docker_host,
-                network=args.tenant_networks[network],
-                container=proxy.name,
-                container_id=proxy.id,
-                opts=child,
-            )
-            for route, network in zip(spec.routes, spec.links, strict=True)
+            NetworkLink(f"{name}-link-{tenant_id}", on=on, network=args.tenant_networks[network], opts=child)
+            for tenant_id, network in spec.links
         ]
         NginxConfig(
             f"{name}-routes",
-            host=args.docker_host,
-            container=proxy.name,
-            container_id=proxy.id,
+            on=on,
             path=spec.config_path,
             content=spec.config,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=links)),

@@ -131,7 +131,7 @@ class EdgeSpec:
     network: NetworkSpec
     container: ContainerSpec
     routes: tuple[Route, ...]
-    links: tuple[str, ...]
+    links: tuple[tuple[str, str], ...]  # (tenant id, its network name), one per route
     config: str
     config_path: str = EDGE_CONFIG_PATH
 
@@ -301,7 +301,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         network=network,
         container=container,
         routes=routes,
-        links=tuple(network_name(r.tenant_id) for r in routes),
+        links=tuple((r.tenant_id, network_name(r.tenant_id)) for r in routes),
         config=render_edge_config(routes, EDGE_PORT),
     )
 

@@ -42,7 +42,7 @@ def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
     active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active" and t.target == "local"}
     assert hosts == active == {"acme.localhost", "globex.localhost", "initech.localhost"}
     assert [r.tenant_id for r in edge.routes] == ["acme", "globex", "initech"]
-    assert edge.links == ("tenant-acme", "tenant-globex", "tenant-initech")
+    assert edge.links == (("acme", "tenant-acme"), ("globex", "tenant-globex"), ("initech", "tenant-initech"))
 
 
 def test_edge_container_does_not_depend_on_the_tenants(fleet: Fleet) -> None:
