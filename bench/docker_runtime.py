@@ -10,7 +10,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import docker
@@ -21,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from tenants.docker_specs import container_name  # noqa: E402
 from tenants.load import parse_fleet  # noqa: E402
 from tenants.model import Fleet  # noqa: E402
-from tests.e2e.gateway_client import http_get  # noqa: E402
+from tests.e2e.gateway_client import started  # noqa: E402
 from tests.e2e.waiting import wait_until  # noqa: E402
 from tests.engine.deployment import Deployment, Fleetside  # noqa: E402
 
@@ -51,30 +50,17 @@ def idle_memory_mib(client: docker.DockerClient, name: str) -> float:
     return (stats["usage"] - inactive) / 2**20
 
 
-class NoTimings:
-    def step(self, label: str) -> AbstractContextManager[None]:
-        return nullcontext()
-
-
 def run_case(client: docker.DockerClient, plan: str, count: int, profile: str) -> dict[str, float]:
     fleet = bench_fleet(plan, count, profile)
     side = Fleetside(client)
     directory = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
-    applier = Deployment(directory, f"bench-{uuid.uuid4().hex[:8]}", NoTimings())
+    applier = Deployment(directory, f"bench-{uuid.uuid4().hex[:8]}")
     try:
         applier.apply(fleet)
         ready = []
         for tenant in fleet.tenants:
             host = f"{tenant.id}.{fleet.domain}"
-
-            def started(host: str = host) -> bool:
-                try:
-                    reply = http_get(PORT, host, "/startupz")
-                except OSError:
-                    return False
-                return reply.status == 200 and '"started"' in reply.body
-
-            wait_until(started, timeout_s=300)
+            wait_until(lambda host=host: started(PORT, host), timeout_s=300)
             ready.append(side.seconds_since_start(container_name(tenant.id)))
         time.sleep(SETTLE_S)
         memory = [idle_memory_mib(client, container_name(t.id)) for t in fleet.tenants]
@@ -84,11 +70,7 @@ def run_case(client: docker.DockerClient, plan: str, count: int, profile: str) -
             "idle_mib_median": round(statistics.median(memory), 0),
         }
     finally:
-        try:
-            applier.destroy()
-            applier.remove()
-        finally:
-            side.remove_fleet(fleet)
+        applier.teardown(side, fleet)
 
 
 def measure(

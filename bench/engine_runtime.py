@@ -22,8 +22,8 @@ import docker
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.docker_runtime import NoTimings, bench_fleet  # noqa: E402
-from tests.engine.deployment import Deployment, Fleetside, write_fleet  # noqa: E402
+from bench.docker_runtime import bench_fleet  # noqa: E402
+from tests.engine.deployment import Deployment, Fleetside  # noqa: E402
 
 MAX_ACTIVE = 10
 
@@ -41,10 +41,9 @@ def run_case(client: docker.DockerClient, count: int) -> dict[str, float]:
     )
     fleet = fleet.model_copy(update={"tenants": tenants})
     side = Fleetside(client)
-    stack = Deployment(Path(tempfile.mkdtemp(prefix="bench-engine-")), f"bench-{uuid.uuid4().hex[:8]}", NoTimings())
+    stack = Deployment(Path(tempfile.mkdtemp(prefix="bench-engine-")), f"bench-{uuid.uuid4().hex[:8]}")
     try:
-        write_fleet(fleet, stack.fleet_file)
-        first_preview, _ = timed(stack.preview)
+        first_preview, _ = timed(lambda: stack.preview(fleet=fleet))
         up, _ = timed(lambda: stack.apply(fleet))
         noop, _ = timed(lambda: stack.preview(expect_no_changes=True))
         resources = len(stack.stack().export_stack().deployment["resources"])
@@ -58,11 +57,7 @@ def run_case(client: docker.DockerClient, count: int) -> dict[str, float]:
             "noop_preview_ms_per_resource": round(1000 * noop / resources, 1),
         }
     finally:
-        try:
-            stack.destroy()
-            stack.remove()
-        finally:
-            side.remove_fleet(fleet)
+        stack.teardown(side, fleet)
 
 
 def measure(counts: tuple[int, ...] = (1, 10, 30)) -> dict[str, object]:

@@ -6,16 +6,25 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-READY_TIMES = Path(__file__).resolve().parents[1] / ".e2e-ready-times.json"
-ENGINE_TIMES = Path(__file__).resolve().parents[1] / ".engine-step-times.json"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-class StepTimes:
-    """Wall time of each real-engine step, kept in a file so parallel workers report together."""
+@dataclass(frozen=True)
+class Times:
+    """Seconds by label, in a file so that parallel workers report together at the end of the run."""
+
+    path: Path
+    title: str
+
+    def record(self, label: str, seconds: float) -> None:
+        times = json.loads(self.path.read_text()) if self.path.exists() else {}
+        times[label] = round(seconds, 1)
+        self.path.write_text(json.dumps(times, indent=1, sort_keys=True))
 
     @contextmanager
     def step(self, label: str) -> Iterator[None]:
@@ -23,26 +32,23 @@ class StepTimes:
         try:
             yield
         finally:
-            times = json.loads(ENGINE_TIMES.read_text()) if ENGINE_TIMES.exists() else {}
-            times[label] = round(time.monotonic() - start, 1)
-            ENGINE_TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
+            self.record(label, time.monotonic() - start)
 
 
-TIMINGS = StepTimes()
+READY_TIMES = Times(ROOT / ".e2e-ready-times.json", "gateway ready times (container start -> /startupz started)")
+TIMINGS = Times(ROOT / ".engine-step-times.json", "real-engine steps (wall time)")
+REPORTS = (READY_TIMES, TIMINGS)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if not hasattr(session.config, "workerinput"):
-        READY_TIMES.unlink(missing_ok=True)
-        ENGINE_TIMES.unlink(missing_ok=True)
+        for report in REPORTS:
+            report.path.unlink(missing_ok=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if READY_TIMES.exists():
-        terminalreporter.section("gateway ready times (container start -> /startupz started)")
-        for label, seconds in sorted(json.loads(READY_TIMES.read_text()).items()):
-            terminalreporter.write_line(f"{seconds:6.1f} s  {label}")
-    if ENGINE_TIMES.exists():
-        terminalreporter.section("real-engine steps (wall time)")
-        for label, seconds in sorted(json.loads(ENGINE_TIMES.read_text()).items()):
-            terminalreporter.write_line(f"{seconds:6.1f} s  {label}")
+    for report in REPORTS:
+        if report.path.exists():
+            terminalreporter.section(report.title)
+            for label, seconds in sorted(json.loads(report.path.read_text()).items()):
+                terminalreporter.write_line(f"{seconds:6.1f} s  {label}")

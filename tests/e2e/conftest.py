@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import threading
@@ -19,7 +18,7 @@ from tenants.model import Fleet
 
 from ..conftest import READY_TIMES, TIMINGS
 from ..engine.deployment import Deployment, Fleetside, require_engine
-from .gateway_client import http_get
+from .gateway_client import started
 from .waiting import wait_until
 
 HERE = Path(__file__).parent
@@ -63,20 +62,6 @@ def fleet(images: dict[str, str]) -> Fleet:
     return fleet
 
 
-def started(port: int, host: str) -> bool:
-    try:
-        reply = http_get(port, host, "/startupz")
-    except OSError:
-        return False
-    return reply.status == 200 and reply.json().get("status") == "started"
-
-
-def record_ready(label: str, seconds: float) -> None:
-    times = json.loads(READY_TIMES.read_text()) if READY_TIMES.exists() else {}
-    times[label] = round(seconds, 1)
-    READY_TIMES.write_text(json.dumps(times, indent=1, sort_keys=True))
-
-
 class Applied(Deployment):
     """The e2e fleet's stack, with what the tests read from Docker and a label for helper containers."""
 
@@ -99,7 +84,7 @@ def wait_ready(applied: Applied, fleet: Fleet, tenant_id: str, label: str) -> fl
     host = f"{tenant_id}.{fleet.domain}"
     wait_until(lambda: started(target.edge.port, host), BOOT_TIMEOUT_S)
     seconds = applied.seconds_since_start(f"openclaw-{tenant_id}")
-    record_ready(label, seconds)
+    READY_TIMES.record(label, seconds)
     return seconds
 
 
@@ -113,11 +98,7 @@ def applied(engine: docker.DockerClient, fleet: Fleet, tmp_path_factory: pytest.
             wait_ready(deployment, fleet, tenant.id, f"{tenant.id} ({tenant.plan}, 3 booting together)")
         yield deployment
     finally:
-        try:
-            deployment.destroy("e2e: destroy")
-            deployment.remove()
-        finally:
-            deployment.docker.remove_fleet(fleet)
+        deployment.teardown(deployment.docker, fleet, "e2e: destroy")
 
 
 class HostListener:

@@ -35,6 +35,15 @@ def http_get(port: int, host: str, path: str) -> Reply:
         conn.close()
 
 
+def started(port: int, host: str) -> bool:
+    """The gateway behind ``host`` answers `/startupz` with "started" (its JSON, not the UI's 200 page)."""
+    try:
+        reply = http_get(port, host, "/startupz")
+    except OSError:
+        return False
+    return reply.status == 200 and reply.json().get("status") == "started"
+
+
 @dataclass(frozen=True)
 class Handshake:
     """Outcome of the gateway protocol's connect handshake."""

@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from tenants import docker_specs as ds
 from tenants.model import Fleet
 
+from ..engine.deployment import with_tenant
 from .conftest import Applied, HostListener, wait_ready
 from .gateway_client import http_get, ws_connect
 from .waiting import wait_until
@@ -52,12 +53,6 @@ def connect_script(address: str, port: int) -> str:
         "s.on('error', e => {console.log('FAILED', e.code); process.exit(3)});"
         "s.on('timeout', () => {console.log('FAILED timeout'); process.exit(3)});"
     )
-
-
-def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
-    """The fleet after an edit of one tenant's line in tenants.yaml."""
-    tenants = tuple(t.model_copy(update=changes) if t.id == tenant_id else t for t in fleet.tenants)
-    return fleet.model_copy(update={"tenants": tenants})
 
 
 def apply(applier: Applied, fleet: Fleet) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from signup.runner import AutomationRunner, UpResult
+from tenants import docker_specs as ds
 from tenants.model import Fleet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +56,19 @@ def write_fleet(fleet: Fleet, path: Path) -> None:
     path.write_text(yaml.safe_dump(fleet.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
 
 
+def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
+    """The fleet after an edit of one tenant's line in tenants.yaml."""
+    tenants = tuple(t.model_copy(update=changes) if t.id == tenant_id else t for t in fleet.tenants)
+    return fleet.model_copy(update={"tenants": tenants})
+
+
 class Timings(Protocol):
     def step(self, label: str) -> AbstractContextManager[None]: ...
+
+
+class Untimed:
+    def step(self, label: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 def require_engine() -> None:
@@ -70,7 +83,7 @@ class Deployment:
 
     directory: Path
     name: str
-    timings: Timings
+    timings: Timings = field(default_factory=Untimed)
     tokens: dict[str, str] = field(default_factory=dict)
     last: UpResult | None = None
     updates: int = 0
@@ -102,7 +115,10 @@ class Deployment:
         self.tokens = dict(self.last.tokens)
         return self.last
 
-    def preview(self, label: str = "preview", **options: Any) -> Any:
+    def preview(self, label: str = "preview", fleet: Fleet | None = None, **options: Any) -> Any:
+        """`pulumi preview` of the fleet last applied, or of ``fleet`` (which then becomes the file)."""
+        if fleet is not None:
+            write_fleet(fleet, self.fleet_file)
         with self.timings.step(label):
             return self.stack().preview(color="never", **options)
 
@@ -119,6 +135,14 @@ class Deployment:
         self.stack().workspace.remove_stack(self.name, force=True)
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def teardown(self, side: Fleetside, fleet: Fleet, label: str = "destroy") -> None:
+        """Destroy and forget the stack, then remove what it kept (volumes): tests and benchmarks only."""
+        try:
+            self.destroy(label)
+            self.remove()
+        finally:
+            side.remove_fleet(fleet)
+
 
 @dataclass
 class Fleetside:
@@ -134,24 +158,31 @@ class Fleetside:
         return str(self.client.containers.get(name).attrs["State"]["StartedAt"])
 
     def seconds_since_start(self, name: str) -> float:
-        from datetime import UTC, datetime
-
         stamp = datetime.fromisoformat(self.started_at(name)[:26].rstrip("Z") + "+00:00")
         return (datetime.now(UTC) - stamp).total_seconds()
 
+    def container_ids(self, fleet: Fleet) -> dict[str, str | None]:
+        """Name → id of every gateway and edge proxy the fleet can have (None: no such container)."""
+        return {name: self.container_id(name) for name in container_names(fleet)}
+
     def remove_fleet(self, fleet: Fleet) -> None:
         """Everything of the fleet's tenants and edges, volumes included (tests only: data is retained otherwise)."""
-        from tenants import docker_specs as ds
-
-        targets = {t.target for t in fleet.tenants}
-        containers = [ds.container_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets]
-        for name in containers:
+        for name in container_names(fleet):
             for container in self.client.containers.list(all=True, filters={"name": f"^{name}$"}):
                 container.remove(force=True)
-        for name in [ds.network_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets]:
+        edges = [ds.edge_name(n) for n in targets_of(fleet)]
+        for name in [ds.network_name(t.id) for t in fleet.tenants] + edges:
             for network in self.client.networks.list(names=[name]):
                 network.remove()
         for tenant in fleet.tenants:
             for volume in self.client.volumes.list(filters={"name": ds.volume_name(tenant.id)}):
                 if volume.name == ds.volume_name(tenant.id):
                     volume.remove(force=True)
+
+
+def targets_of(fleet: Fleet) -> list[str]:
+    return sorted({t.target for t in fleet.tenants})
+
+
+def container_names(fleet: Fleet) -> list[str]:
+    return [ds.container_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets_of(fleet)]

@@ -21,10 +21,9 @@ from tenants.load import load_fleet
 from tenants.model import Fleet, Overrides
 
 from ..conftest import TIMINGS
-from ..e2e.conftest import started
-from ..e2e.gateway_client import http_get, ws_connect
+from ..e2e.gateway_client import http_get, started, ws_connect
 from ..e2e.waiting import wait_until
-from .deployment import POLICY_PACK, Deployment, Fleetside, require_engine
+from .deployment import POLICY_PACK, Deployment, Fleetside, require_engine, with_tenant
 
 HERE = Path(__file__).parent
 BOOT_TIMEOUT_S = 240.0
@@ -49,11 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet, docker_side: F
     try:
         yield deployment
     finally:
-        try:
-            deployment.destroy("engine: final destroy")
-            deployment.remove()
-        finally:
-            docker_side.remove_fleet(everyone)
+        deployment.teardown(docker_side, everyone, "engine: final destroy")
 
 
 def edge_port(fleet: Fleet) -> int:
@@ -62,22 +57,6 @@ def edge_port(fleet: Fleet) -> int:
 
 def wait_started(fleet: Fleet, tenant_id: str) -> None:
     wait_until(lambda: started(edge_port(fleet), f"{tenant_id}.{fleet.domain}"), BOOT_TIMEOUT_S)
-
-
-def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
-    tenants = tuple(t.model_copy(update=changes) if t.id == tenant_id else t for t in fleet.tenants)
-    return fleet.model_copy(update={"tenants": tenants})
-
-
-def changed_urns(preview: object) -> dict[str, str]:
-    """URN → operation of every step of a preview that is not a `same`."""
-    steps = getattr(preview, "change_summary", {})
-    return {str(k): str(v) for k, v in steps.items()}
-
-
-def ids(side: Fleetside, fleet: Fleet) -> dict[str, str | None]:
-    names = [ds.container_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in fleet.targets]
-    return {name: side.container_id(name) for name in names}
 
 
 def resource_times(stack: Deployment) -> dict[str, str]:
@@ -114,28 +93,34 @@ class TestLifecycle:
     def test_a_second_up_and_a_refresh_change_nothing(
         self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
     ) -> None:
-        before = ids(docker_side, fleet)
+        before = docker_side.container_ids(fleet)
         again = stack.apply(fleet, "engine: second up (no changes)")
         assert re.fullmatch(r"update succeeded: same \d+", again.summary), again.summary
         stack.preview("engine: preview --expect-no-changes", expect_no_changes=True)
         stack.refresh("engine: refresh")
         stack.preview("engine: preview after refresh", expect_no_changes=True)
-        assert ids(docker_side, fleet) == before
+        assert docker_side.container_ids(fleet) == before
 
     def test_adding_a_tenant_touches_only_it_and_the_edge_routes(
         self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
     ) -> None:
-        before = ids(docker_side, fleet)
+        before = docker_side.container_ids(fleet)
         started_at = {name: docker_side.started_at(name) for name in before}
         added = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
-        preview = stack.preview("engine: preview of one added tenant", diff=True)
+        preview = stack.preview("engine: preview of one added tenant", fleet=added)
+        # Its component, token, volume, network, gateway and pids limit, and the edge's link to it; the
+        # edge's routes update in place. Nothing else changes, nothing is replaced.
+        changes = {str(getattr(op, "value", op)): n for op, n in preview.change_summary.items()}
+        assert {op: n for op, n in changes.items() if op != "same"} == {
+            "create": 7,
+            "update": 1,
+        }
         result = stack.apply(added, "engine: up adding one tenant")
         assert "replace" not in result.summary and "delete" not in result.summary
-        assert ids(docker_side, fleet) == before  # the edge proxy and the others: same containers
+        assert docker_side.container_ids(fleet) == before  # the edge proxy and the others: same containers
         assert {name: docker_side.started_at(name) for name in before} == started_at  # and no restart
         wait_started(added, C)
         assert ws_connect(edge_port(fleet), f"{C}.localhost", result.tokens[C]).accepted
-        assert preview is not None
         stack.preview("engine: preview after the add", expect_no_changes=True)
 
     def test_one_tenants_edits_change_only_that_tenant(
