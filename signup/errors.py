@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tenants.errors import plain_message
+
 log = logging.getLogger("signup.api")
 
 
@@ -75,7 +77,7 @@ def validation_messages(errors: Sequence[Mapping[str, Any]]) -> list[str]:
             out.append("body: not valid JSON")
         else:
             msg = str(item.get("msg", "invalid value"))
-            out.append(f"{where}: {msg.removeprefix('Value error, ').removeprefix('Assertion failed, ')}")
+            out.append(f"{where}: {plain_message(msg)}")
     return out
 
 

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from tenants.contract import TenantState
 from tenants.model import (
     LabelKey,
     LabelValue,
     ModelProvider,
     Overrides,
-    TenantState,
     check_name,
     check_tenant_id,
 )

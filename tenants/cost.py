@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .model import Fleet, Tenant, TenantState
+from .contract import TenantState
+from .model import Fleet, Tenant
 
 COST_RULE = (
     "A tenant costs its plan's monthly_price while it is active; suspended and offboarded tenants cost 0. "

@@ -48,10 +48,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from .contract import TenantState
 from .cost import COST_RULE, ZERO, money, money_md, tenant_cost
 from .errors import FleetError, Problem
 from .load import parse_fleet
-from .model import DockerTarget, Fleet, Limits, Tenant, TenantState
+from .model import DockerTarget, Fleet, Limits, Tenant
 
 ChangeKind = Literal["added", "removed", "suspended", "resumed", "offboarded", "changed"]
 FindingReason = Literal["removed-live", "storage-shrunk", "target-moved", "shard-moved"]

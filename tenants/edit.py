@@ -50,9 +50,10 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from .contract import TenantState
 from .errors import FleetError
 from .load import parse_fleet
-from .model import Fleet, Tenant, TenantState, check_tenant_id
+from .model import Fleet, Tenant, check_tenant_id
 
 STATES: tuple[str, ...] = get_args(TenantState)
 DEFAULT_STATE = "active"

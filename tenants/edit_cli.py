@@ -8,10 +8,11 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from .contract import TenantState
 from .edit import EditError, add_tenant, set_state, shard_for_new_tenant
 from .errors import FleetError
 from .load import load_fleet
-from .model import Fleet, TenantState
+from .model import Fleet
 
 FileOpt = Annotated[Path, typer.Option("--file", "-f", help="Fleet file to edit.")]
 IdArg = Annotated[str, typer.Argument(help="Tenant id.", show_default=False)]

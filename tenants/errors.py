@@ -46,3 +46,8 @@ class FleetError(Exception):
         count = len(self.problems)
         head = f"{self.source}: {count} problem{'s' if count != 1 else ''} found"
         return "\n".join([head, *(f"  {p.render(self.source)}" for p in self.problems)])
+
+
+def plain_message(msg: str) -> str:
+    """A pydantic error message without the prefix pydantic puts before a validator's own words."""
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")

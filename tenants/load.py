@@ -17,7 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
 from .catalog import BUILTIN_CHANNELS, BUILTIN_PLANS
-from .errors import FleetError, Path, Problem
+from .errors import FleetError, Path, Problem, plain_message
 from .model import (
     NAME,
     Defaults,
@@ -104,7 +104,7 @@ def _message(item: Mapping[str, Any]) -> str:
         return f"unknown key {item['loc'][-1]!r}"
     if kind == "missing":
         return "required key is missing"
-    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = plain_message(msg)
     if isinstance(value, (dict, list)):
         return f"{msg}; got a {_kind_name(value)}" if kind.endswith("_type") else msg
     # Our own validators name the value already; pydantic's built-in checks do not.

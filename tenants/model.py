@@ -9,10 +9,11 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .contract import DEFAULT_STATE, TenantState
+
 SCHEMA_VERSION = 1
 
 ModelProvider = Literal["kimi", "minimax", "anthropic", "openai", "openrouter"]
-TenantState = Literal["active", "suspended", "offboarded"]
 Egress = Literal["direct", "none"]
 Profile = Literal["standard", "lean"]
 
@@ -406,7 +407,7 @@ class Tenant(Frozen):
     plan: str
     target: str
     model_provider: ModelProvider
-    state: TenantState = "active"
+    state: TenantState = DEFAULT_STATE
     shard: str
     channel: str
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)

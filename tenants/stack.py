@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .errors import plain_message
 from .model import DockerTarget, Fleet, Tenant, check_domain
 
 ALL_SHARDS = ""
@@ -87,7 +88,7 @@ def _revalidated(current: ModelT, changes: Mapping[str, object], keys: Mapping[s
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
             key = keys.get(field, "/".join(keys[k] for k in changes))
-            problems.append(f"openclaw-tenants:{key}: {error['msg'].removeprefix('Value error, ')}")
+            problems.append(f"openclaw-tenants:{key}: {plain_message(error['msg'])}")
         raise ValueError("; ".join(problems)) from None
 
 
