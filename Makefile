@@ -34,6 +34,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	cd policy && ../$(BIN)/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache/policy __main__.py rules.py
 	@test -z "$$(gofmt -l scripts/pulumi-engine)" || { gofmt -l scripts/pulumi-engine; echo "gofmt: format these"; exit 1; }
 
 # The real-engine tests need a Docker engine: start one when none answers (Debian's docker.io).
@@ -93,7 +94,7 @@ preview:
 
 outputs:
 	@$(PULUMI_ENV) pulumi stack output tenants --json --stack $(STACK) | $(BIN)/python -c \
-	  'import json,sys; [print("%-24s %-11s %s" % (k, v["state"], v["endpoint"])) for k,v in json.load(sys.stdin).items()]'
+	  'import json,sys; [print("%-24s %-11s %s" % (k, v["state"], v["url"])) for k,v in json.load(sys.stdin).items()]'
 
 destroy:
 	$(call require_tools,destroy)

@@ -14,29 +14,35 @@ from components import (
     TenantStack,
     TenantStackArgs,
 )
-from components.settings import dns_zone_id, kubeconfig, provider_key, read_settings
+from components.stack_config import dns_zone_id, kubeconfig, provider_key, read_overrides
+from tenants.contract import OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
 from tenants.docker_specs import edge_spec, network_name, target_images, tenant_spec
 from tenants.errors import FleetError
 from tenants.k8s_specs import tenant_manifests
 from tenants.load import load_fleet
 from tenants.model import DockerTarget, KubernetesTarget
-from tenants.stack import apply_overrides, select_shard, tenant_info
+from tenants.resolved import DockerTenant, resolve
+from tenants.shards import select_shard
+from tenants.stack_overrides import apply_overrides
+from tenants.tenant_info import tenant_info
 
 config = pulumi.Config("openclaw-tenants")
-settings = read_settings(config)
+overrides = read_overrides(config)
 try:
-    fleet = apply_overrides(load_fleet(settings.tenants_file), settings)
-    tenants = select_shard(fleet, settings.shard)
+    fleet = apply_overrides(load_fleet(overrides.tenants_file), overrides)
+    selected = select_shard(fleet, overrides.shard)
 except (FleetError, ValueError) as exc:
     raise pulumi.RunError(str(exc)) from None
+tenants = tuple(resolve(fleet, tenant) for tenant in selected)
+on_docker = tuple(t for t in tenants if isinstance(t, DockerTenant))
 
-used = sorted({t.target for t in tenants})
+used = sorted({t.tenant.target for t in tenants})
 docker_targets = {n: t for n in used if isinstance(t := fleet.targets[n], DockerTarget)}
 k8s_targets = {n: t for n in used if isinstance(t := fleet.targets[n], KubernetesTarget)}
 
 # Platform: per target, its explicit provider (and, on Docker hosts, the images and the edge proxy).
 hosts = {
-    name: DockerHost(name, DockerHostArgs(host=target.host, images=target_images(fleet, name, tenants)))
+    name: DockerHost(name, DockerHostArgs(host=target.host, images=target_images(fleet, name, on_docker)))
     for name, target in docker_targets.items()
 }
 clusters = {
@@ -45,32 +51,35 @@ clusters = {
 }
 
 stacks: dict[str, TenantStack] = {}
-for tenant in tenants:
-    target = fleet.targets[tenant.target]
+for resolved in tenants:
+    tenant = resolved.tenant
     backend: DockerBackend | KubernetesBackend
-    if isinstance(target, DockerTarget):
-        spec = tenant_spec(fleet, tenant)
-        image = hosts[tenant.target].images[spec.container.image] if spec.container else ""
-        backend = DockerBackend(spec=spec, docker_host=target.host, image=image)
-        provider = hosts[tenant.target].provider
+    provider: pulumi.ProviderResource
+    if isinstance(resolved, DockerTenant):
+        spec = tenant_spec(resolved)
+        host = hosts[tenant.target]
+        image = host.images[spec.container.image] if spec.container else ""
+        backend = DockerBackend(spec=spec, docker_host=resolved.target.host, image=image)
+        provider = host.provider
     else:
-        backend = KubernetesBackend(manifests=tenant_manifests(fleet, tenant))
+        backend = KubernetesBackend(manifests=tenant_manifests(resolved))
         provider = clusters[tenant.target].provider
+    dns = resolved.target.dns
     stacks[tenant.id] = TenantStack(
         tenant.id,
         TenantStackArgs(
-            info=tenant_info(fleet, tenant),
+            info=tenant_info(resolved),
             backend=backend,
             rotation=tenant.rotation,
-            dns=target.dns,
-            dns_zone_id=dns_zone_id(config, target.dns),
+            dns=dns,
+            dns_zone_id=dns_zone_id(config, dns),
             provider_key=provider_key(config, tenant),
         ),
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
 
 for name, target in docker_targets.items():
-    edge = edge_spec(fleet, name, tenants)
+    edge = edge_spec(fleet, name, on_docker)
     EdgeProxy(
         f"edge-{name}",
         EdgeProxyArgs(
@@ -83,7 +92,10 @@ for name, target in docker_targets.items():
     )
 
 pulumi.export(
-    "tenants",
-    {t.id: {"endpoint": fleet.url(t), "state": t.state, "plan": t.plan, "shard": t.shard} for t in tenants},
+    OUTPUT_TENANTS,
+    {
+        t.id: {TENANT_URL: t.url, "state": t.tenant.state, "plan": t.tenant.plan, "shard": t.tenant.shard}
+        for t in tenants
+    },
 )
-pulumi.export("tenantTokens", pulumi.Output.secret({tid: s.gateway_token for tid, s in stacks.items()}))
+pulumi.export(OUTPUT_TOKENS, pulumi.Output.secret({tid: s.gateway_token for tid, s in stacks.items()}))

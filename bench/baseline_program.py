@@ -5,6 +5,8 @@ program creates (read from the fleet file only to know the tenant ids and the ba
 constant arguments of the same shape.
 """
 
+from typing import Any
+
 import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
@@ -16,6 +18,12 @@ from components.docker_ops import PidsLimit, RunningContainer
 HOST = "unix:///var/run/docker.sock"
 NO_OPTS = pulumi.ResourceOptions()
 
+
+def raw(spec: dict[str, Any]) -> Any:
+    """A constant spec in the manifests' camelCase form, handed over as it is (not the SDK's typed form)."""
+    return spec
+
+
 config = pulumi.Config("openclaw-tenants")
 with open(config.require("tenantsFile")) as handle:
     data = YAML(typ="safe").load(handle)
@@ -23,8 +31,7 @@ backend = next(iter(data["targets"].values()))["type"]
 ids = [t["id"] for t in data["tenants"]]
 
 if backend == "docker":
-    provider = docker.Provider("docker", host="unix:///var/run/docker.sock")
-    opts = pulumi.ResourceOptions(provider=provider)
+    opts = pulumi.ResourceOptions(provider=docker.Provider("docker", host=HOST))
     image = docker.RemoteImage("image", name="ghcr.io/openclaw/openclaw:2026.9.6", keep_locally=True, opts=opts)
     for tid in ids:
         token = random.RandomPassword(f"{tid}-token", length=48, special=False, keepers={"rotation": "0"})
@@ -46,23 +53,24 @@ if backend == "docker":
     edge = docker.Container("edge-proxy", name="openclaw-edge", image=image.name, opts=opts)
     PidsLimit("edge-pids-limit", on=RunningContainer(HOST, edge.name, edge.id), limit=256, opts=NO_OPTS)
 else:
-    provider = k8s.Provider("k8s", context="bench")
-    opts = pulumi.ResourceOptions(provider=provider)
+    opts = pulumi.ResourceOptions(provider=k8s.Provider("k8s", context="bench"))
     for tid in ids:
         ns = f"tenant-{tid}"
-        meta = {"name": "x", "namespace": ns}
+        meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": "x", "namespace": ns}
         token = random.RandomPassword(f"{tid}-token", length=48, special=False, keepers={"rotation": "0"})
         k8s.core.v1.Namespace(f"{tid}-namespace", metadata={"name": ns}, opts=opts)
-        k8s.core.v1.ResourceQuota(f"{tid}-quota", metadata=meta, spec={"hard": {"pods": "2"}}, opts=opts)
-        k8s.core.v1.LimitRange(f"{tid}-limits", metadata=meta, spec={"limits": []}, opts=opts)
-        k8s.networking.v1.NetworkPolicy(f"{tid}-default-deny", metadata=meta, spec={"podSelector": {}}, opts=opts)
-        k8s.networking.v1.NetworkPolicy(f"{tid}-gateway-traffic", metadata=meta, spec={"podSelector": {}}, opts=opts)
+        k8s.core.v1.ResourceQuota(f"{tid}-quota", metadata=meta, spec=raw({"hard": {"pods": "2"}}), opts=opts)
+        k8s.core.v1.LimitRange(f"{tid}-limits", metadata=meta, spec=raw({"limits": []}), opts=opts)
+        k8s.networking.v1.NetworkPolicy(f"{tid}-default-deny", metadata=meta, spec=raw({"podSelector": {}}), opts=opts)
+        k8s.networking.v1.NetworkPolicy(
+            f"{tid}-gateway-traffic", metadata=meta, spec=raw({"podSelector": {}}), opts=opts
+        )
         k8s.core.v1.ServiceAccount(f"{tid}-service-account", metadata=meta, opts=opts)
         k8s.core.v1.Secret(f"{tid}-secret", metadata=meta, string_data={"t": token.result}, opts=opts)
         k8s.core.v1.ConfigMap(f"{tid}-config", metadata=meta, data={"openclaw.json": "{}"}, opts=opts)
         k8s.core.v1.PersistentVolumeClaim(
-            f"{tid}-state", metadata=meta, spec={"accessModes": ["ReadWriteOnce"]}, opts=opts
+            f"{tid}-state", metadata=meta, spec=raw({"accessModes": ["ReadWriteOnce"]}), opts=opts
         )
-        k8s.apps.v1.Deployment(f"{tid}-deployment", metadata=meta, spec={"replicas": 1}, opts=opts)
-        k8s.core.v1.Service(f"{tid}-service", metadata=meta, spec={"type": "ClusterIP"}, opts=opts)
-        k8s.networking.v1.Ingress(f"{tid}-ingress", metadata=meta, spec={"rules": []}, opts=opts)
+        k8s.apps.v1.Deployment(f"{tid}-deployment", metadata=meta, spec=raw({"replicas": 1}), opts=opts)
+        k8s.core.v1.Service(f"{tid}-service", metadata=meta, spec=raw({"type": "ClusterIP"}), opts=opts)
+        k8s.networking.v1.Ingress(f"{tid}-ingress", metadata=meta, spec=raw({"rules": []}), opts=opts)

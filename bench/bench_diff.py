@@ -1,8 +1,8 @@
 """How long `tenantctl diff` takes on two 10,000-tenant fleets: read + validate both, then diff.
 
-    .venv/bin/python bench/bench_diff.py [--tenants N] [--runs N] [--sequential]
+    .venv/bin/python -m bench.bench_diff [--tenants N] [--runs N] [--sequential]
 
-Generates a fleet (tests/fleetgen.py) and an edited copy (adds, removals, state and plan changes),
+Generates a fleet (harness/fleets.py) and an edited copy (adds, removals, state and plan changes),
 writes both to a temporary directory, then times, with time.perf_counter, what `tenantctl diff`
 does after parsing its options: read both files, validate both (``load_pair``: in two processes
 when they are large), diff. One warm-up run, then ``--runs`` measured runs; prints min / median /
@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tenants.diff import diff_fleets, load_pair, read_fleet_text  # noqa: E402
-from tests.fleetgen import fleet_yaml, generate_fleet, mutate_fleet  # noqa: E402
+from harness.fleets import fleet_yaml, generate_fleet, mutate_fleet
+from tenants.diff import diff_fleets
+from tenants.fleet_pair import load_pair
+from tenants.fleet_sources import read_fleet_text
 
 
 def measure(tenants: int = 10_000, runs: int = 5, sequential: bool = False) -> dict[str, float]:

@@ -10,28 +10,22 @@ resources, plus its edge link), which is what the engine's per-resource cost is 
 
 from __future__ import annotations
 
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import docker
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.docker_runtime import bench_fleet  # noqa: E402
-from tests.engine.deployment import Deployment, Fleetside  # noqa: E402
+from bench.docker_runtime import bench_fleet, bench_stack, local_engine
+from bench.figures import print_figures, record
 
 MAX_ACTIVE = 10
 
 
-def timed(action: Any) -> tuple[float, Any]:
+def timed(action: Callable[[], object]) -> float:
+    """Seconds ``action`` took."""
     start = time.monotonic()
-    result = action()
-    return time.monotonic() - start, result
+    action()
+    return time.monotonic() - start
 
 
 def run_case(client: docker.DockerClient, count: int) -> dict[str, float]:
@@ -40,13 +34,13 @@ def run_case(client: docker.DockerClient, count: int) -> dict[str, float]:
         t if i < MAX_ACTIVE else t.model_copy(update={"state": "suspended"}) for i, t in enumerate(fleet.tenants)
     )
     fleet = fleet.model_copy(update={"tenants": tenants})
-    side = Fleetside(client)
-    stack = Deployment(Path(tempfile.mkdtemp(prefix="bench-engine-")), f"bench-{uuid.uuid4().hex[:8]}")
-    try:
-        first_preview, _ = timed(lambda: stack.preview(fleet=fleet))
-        up, _ = timed(lambda: stack.apply(fleet))
-        noop, _ = timed(lambda: stack.preview(expect_no_changes=True))
-        resources = len(stack.stack().export_stack().deployment["resources"])
+    with bench_stack(client, fleet, "bench-engine-") as stack:
+        first_preview = timed(lambda: stack.preview(fleet=fleet))
+        up = timed(lambda: stack.apply(fleet))
+        noop = timed(lambda: stack.preview(expect_no_changes=True))
+        state = stack.stack().export_stack().deployment
+        assert state is not None, "the stack has no state after an up"
+        resources = len(state["resources"])
         return {
             "tenants": count,
             "active": min(count, MAX_ACTIVE),
@@ -56,22 +50,15 @@ def run_case(client: docker.DockerClient, count: int) -> dict[str, float]:
             "noop_preview_s": round(noop, 1),
             "noop_preview_ms_per_resource": round(1000 * noop / resources, 1),
         }
-    finally:
-        stack.teardown(side, fleet)
 
 
 def measure(counts: tuple[int, ...] = (1, 10, 30)) -> dict[str, object]:
-    client = docker.from_env(timeout=120)
+    client = local_engine()
     results: dict[str, object] = {}
     for count in counts:
-        case = run_case(client, count)
-        for metric, value in case.items():
-            results[f"engine_{count}t_{metric}"] = value
-        print(f"engine, {count} tenants: {case}", flush=True)
+        record(results, f"engine_{count}t", run_case(client, count))
     return results
 
 
 if __name__ == "__main__":
-    import json
-
-    print(json.dumps(measure(), indent=1))
+    print_figures(measure())

@@ -4,24 +4,21 @@ and the resources each tenant costs."""
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.fleets import fleet_yaml  # noqa: E402
-from tests.pulumi.harness import ProgramRun, run_program  # noqa: E402
+from harness.fleets import BACKENDS, fleet_yaml, uniform_fleet
+from harness.paths import ROOT
+from harness.program_run import ProgramRun, run_program
 
 BASELINE = ROOT / "bench" / "baseline_program.py"
-PLATFORM_TYPES = ("pulumi:providers:", "openclaw:index:", "docker:index/remoteImage")
 
 
 def timed(path: Path, program: Path, runs: int) -> tuple[list[float], ProgramRun]:
-    times, last = [], None
+    times: list[float] = []
+    last: ProgramRun | None = None
     for _ in range(runs):
         start = time.perf_counter()
         last = run_program(path, program=program)
@@ -40,14 +37,14 @@ def per_tenant_resources(run: ProgramRun, tenants: int) -> dict[str, float]:
 def measure(sizes: tuple[int, ...] = (10, 100, 1000), runs: int = 2) -> dict[str, object]:
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in ("docker", "kubernetes"):
+        for backend in BACKENDS:
             warm = Path(tmp) / f"{backend}-warm-up.yaml"
-            warm.write_text(fleet_yaml(10, backend))
+            warm.write_text(fleet_yaml(uniform_fleet(10, backend)))
             for program in (ROOT / "__main__.py", BASELINE):
                 run_program(warm, program=program)  # imports and first-run costs stay out of the figures
             for n in sizes:
                 path = Path(tmp) / f"{backend}-{n}.yaml"
-                path.write_text(fleet_yaml(n, backend))
+                path.write_text(fleet_yaml(uniform_fleet(n, backend)))
                 ours, run = timed(path, ROOT / "__main__.py", runs)
                 base, _ = timed(path, BASELINE, runs)
                 key = f"{backend}_{n}"

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from signup.app import create_app  # noqa: E402
-from signup.settings import Settings  # noqa: E402
-from signup.store import SqliteJobStore  # noqa: E402
-from tests.signup.conftest import LARGE_CAPACITY, SMALL_CAPACITY, TOKEN, serving, wait_for  # noqa: E402
-from tests.signup.fakes import FakeRunner  # noqa: E402
+from harness.fake_runner import FakeRunner
+from harness.paths import ROOT
+from harness.signup_service import TOKEN, serving, wait_for, write_example_fleet
+from signup.app import create_app
+from signup.config import ServiceConfig
+from signup.store import SqliteJobStore
 
 SIGNUPS = 200
 UPDATE_S = 2.0
@@ -34,9 +30,8 @@ def percentile(values: list[float], pct: float) -> float:
 
 def measure(signups: int = SIGNUPS, update_s: float = UPDATE_S) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        fleet_file = Path(tmp) / "tenants.yaml"
-        fleet_file.write_text((ROOT / "tenants.yaml").read_text().replace(SMALL_CAPACITY, LARGE_CAPACITY))
-        settings = Settings(
+        fleet_file = write_example_fleet(Path(tmp) / "tenants.yaml")
+        config = ServiceConfig(
             tokens={"operator": TOKEN},
             project_dir=ROOT,
             fleet_file=fleet_file,
@@ -44,13 +39,14 @@ def measure(signups: int = SIGNUPS, update_s: float = UPDATE_S) -> dict[str, flo
             rate_limit_rps=10_000,
             rate_limit_burst=10_000,
             batch_window_s=0.2,
+            batch_max_wait_s=5.0,
             busy_retries=3,
             busy_backoff_s=0.01,
             lock_timeout_s=60.0,
         )
-        store = SqliteJobStore(settings.db_path)
+        store = SqliteJobStore(config.db_path)
         runner = FakeRunner(fleet_file, duration_s=update_s)
-        app = create_app(replace(settings, batch_max_wait_s=5.0), store, runner)
+        app = create_app(config, store, runner)
 
         async def burst() -> list[tuple[float, float, str]]:
             async with serving(app) as client:

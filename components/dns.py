@@ -23,16 +23,18 @@ def tenant_dns(
     annotation. `cloudflare`: one record per tenant in the zone named by Pulumi config."""
     if dns.mode != "cloudflare":
         return None
-    if zone_id is None or dns.record_target is None:
-        raise pulumi.RunError(f"dns mode cloudflare needs config key {dns.zone_id_config!r} and record_target")
+    if zone_id is None:
+        raise pulumi.RunError(f"dns mode cloudflare needs config key {dns.zone_id_config!r}")
+    target = dns.record_target
+    assert target is not None  # the fleet model refuses cloudflare mode without a record_target
     import pulumi_cloudflare as cloudflare  # a large package: load it only where records are managed
 
     return cloudflare.DnsRecord(
         f"{tenant_id}-dns",
         zone_id=zone_id,
         name=host,
-        type=record_type(dns.record_target),
-        content=dns.record_target,
+        type=record_type(target),
+        content=target,
         proxied=dns.proxied,
         ttl=1,  # automatic
         opts=pulumi.ResourceOptions(parent=parent),

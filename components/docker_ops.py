@@ -23,6 +23,7 @@ from typing import Any
 import docker
 import pulumi
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 RELOAD_ATTEMPTS = 40  # x 0.25 s: nginx in a container that has just started needs a moment
@@ -91,8 +92,9 @@ class PidsLimitProvider(InPlaceProvider):
 
     def _apply(self, props: dict[str, Any]) -> None:
         with _client(props["host"]) as client:
-            api = client.api
-            # The SDK's update_container has no pids argument; the endpoint takes PidsLimit.
+            # The SDK's update_container has no pids argument; the endpoint takes PidsLimit. Its request
+            # helpers are private, and so absent from the SDK's type stubs.
+            api: Any = client.api
             url = api._url("/containers/{0}/update", props["container"])
             api._raise_for_status(api._post_json(url, data={"PidsLimit": int(props["limit"])}))
 
@@ -162,6 +164,12 @@ def _tar_of(path: str, content: str) -> bytes:
     return buffer.getvalue()
 
 
+def _exec(container: Container, command: list[str]) -> tuple[int | None, bytes]:
+    """Run ``command`` in the container: its exit code and its whole output (not streamed)."""
+    code, output = container.exec_run(command)
+    return code, output if isinstance(output, bytes) else b"".join(output)
+
+
 class NginxConfigProvider(InPlaceProvider):
     KEYS = (*CONTAINER_KEYS, "path", "content")
 
@@ -178,7 +186,7 @@ class NginxConfigProvider(InPlaceProvider):
             for command in ([*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]):
                 output = b""
                 for _ in range(RELOAD_ATTEMPTS):
-                    code, output = container.exec_run(command)
+                    code, output = _exec(container, command)
                     if code == 0:
                         break
                     time.sleep(RELOAD_PAUSE_S)

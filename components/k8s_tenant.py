@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -76,8 +77,7 @@ def build(
         if manifest["kind"] == "Secret":
             kwargs["string_data"] = string_data
         if manifest["kind"] == "Deployment":
-            spec = manifest["spec"]
-            kwargs["spec"] = _revision(string_data).apply(lambda revision, spec=spec: _with_revision(spec, revision))
+            kwargs["spec"] = _revision(string_data).apply(partial(_with_revision, manifest["spec"]))
         depends = list(created.values()) if manifest["kind"] == "Deployment" else list(created.values())[:1]
         created[role] = factory(
             f"{manifests.tenant_id}-{role}",

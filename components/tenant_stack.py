@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
+from tenants.contract import GATEWAY_TOKEN, PROVIDER_KEY, TENANT_URL
 from tenants.docker_specs import TenantDockerSpec
 from tenants.k8s_specs import TenantManifests
 from tenants.model import Dns
-from tenants.stack import TenantInfo
+from tenants.tenant_info import TenantInfo
 
 from . import docker_tenant, k8s_tenant
 from .dns import tenant_dns
@@ -41,7 +42,7 @@ class TenantStackArgs:
 class TenantStack(pulumi.ComponentResource):
     """One tenant's gateway and the things it owns. Logical names are ``<tenant id>-<role>``."""
 
-    endpoint: pulumi.Output[str]
+    url: pulumi.Output[str]
     state: pulumi.Output[str]
     plan: pulumi.Output[str]
     shard: pulumi.Output[str]
@@ -59,9 +60,9 @@ class TenantStack(pulumi.ComponentResource):
             keepers={"rotation": str(args.rotation)},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        secrets: dict[str, pulumi.Input[str]] = {"gateway_token": token.result}
+        secrets: dict[str, pulumi.Input[str]] = {GATEWAY_TOKEN: token.result}
         if args.provider_key is not None:
-            secrets["provider_key"] = args.provider_key
+            secrets[PROVIDER_KEY] = args.provider_key
 
         backend = args.backend
         if isinstance(backend, DockerBackend):
@@ -78,14 +79,14 @@ class TenantStack(pulumi.ComponentResource):
         if info.state != "offboarded":
             tenant_dns(info.id, info.host, args.dns, args.dns_zone_id, parent=self)
 
-        self.endpoint = pulumi.Output.from_input(info.endpoint)
+        self.url = pulumi.Output.from_input(info.url)
         self.state = pulumi.Output.from_input(info.state)
         self.plan = pulumi.Output.from_input(info.plan)
         self.shard = pulumi.Output.from_input(info.shard)
         self.gateway_token = pulumi.Output.secret(token.result)
         self.register_outputs(
             {
-                "endpoint": self.endpoint,
+                TENANT_URL: self.url,
                 "state": self.state,
                 "plan": self.plan,
                 "shard": self.shard,

@@ -16,11 +16,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 Props = Mapping[str, Any]
+Containers = list[tuple[str, Props]]  # (`containers[0] (gateway)`, container) of one pod spec
 
 DOCKER_CONTAINER = "docker:index/container:Container"
 DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -122,7 +123,7 @@ def pod_containers(spec: Props, lists: Sequence[str] = CONTAINER_LISTS) -> Itera
             yield f"{key}[{index}] ({container.get('name', '?')})", container
 
 
-def _workload(resource_type: str, props: Props) -> tuple[Props, list[tuple[str, Props]]] | None:
+def _workload(resource_type: str, props: Props) -> tuple[Props, Containers] | None:
     spec = pod_spec(resource_type, props)
     return None if spec is None else (spec, list(pod_containers(spec)))
 
@@ -178,153 +179,145 @@ def image_problem(image: Any) -> str | None:
 # --- resource checks ---------------------------------------------------------------------------
 
 
+def _judge(
+    resource_type: str,
+    props: Props,
+    docker: Callable[[str], Iterable[str]],
+    pod: Callable[[Props, Containers], Iterable[str]],
+) -> list[str]:
+    """A container check: a Docker container by ``docker`` (given who it is), a Kubernetes workload by
+    ``pod`` (given its pod spec and containers); anything else complies."""
+    if resource_type == DOCKER_CONTAINER:
+        return list(docker(docker_who(props)))
+    workload = _workload(resource_type, props)
+    return [] if workload is None else list(pod(*workload))
+
+
 def run_as_non_root(resource_type: str, props: Props) -> list[str]:
     """Containers run as a numeric, non-zero uid (Docker `user`; Kubernetes runAsNonRoot, runAsUser)."""
-    if resource_type == DOCKER_CONTAINER:
+
+    def docker(who: str) -> Iterator[str]:
         user = props.get("user")
-        who = docker_who(props)
         if not isinstance(user, str) or not user.strip():
-            return [
-                f"{who} sets no user and runs as the image's default user; set user to a numeric uid like 1000:1000"
-            ]
+            yield f"{who} sets no user and runs as the image's default user; set user to a numeric uid like 1000:1000"
+            return
         uid = user.split(":", 1)[0].strip()
         if not uid.isdigit():
-            return [f"{who} runs as user {user!r}; use a numeric uid so it is provably not root"]
-        if int(uid) == 0:
-            return [f"{who} runs as root (user {user!r})"]
-        return []
-    workload = _workload(resource_type, props)
-    if workload is None:
-        return []
-    spec, containers = workload
-    pod = _map(spec.get("securityContext"))
-    problems = []
-    if pod.get("runAsUser") is not None and _number(pod.get("runAsUser")) == 0:
-        problems.append("pod securityContext.runAsUser is 0 (root)")
-    for where, container in containers:
-        ctx = _map(container.get("securityContext"))
-        non_root = ctx.get("runAsNonRoot") if ctx.get("runAsNonRoot") is not None else pod.get("runAsNonRoot")
-        if non_root is not True:
-            problems.append(f"{where}: runAsNonRoot is not true (in the container or the pod securityContext)")
-        if ctx.get("runAsUser") is not None and _number(ctx.get("runAsUser")) == 0:
-            problems.append(f"{where}: securityContext.runAsUser is 0 (root)")
-    return problems
+            yield f"{who} runs as user {user!r}; use a numeric uid so it is provably not root"
+        elif int(uid) == 0:
+            yield f"{who} runs as root (user {user!r})"
+
+    def pod(spec: Props, containers: Containers) -> Iterator[str]:
+        pod_ctx = _map(spec.get("securityContext"))
+        if pod_ctx.get("runAsUser") is not None and _number(pod_ctx.get("runAsUser")) == 0:
+            yield "pod securityContext.runAsUser is 0 (root)"
+        for where, container in containers:
+            ctx = _map(container.get("securityContext"))
+            non_root = ctx.get("runAsNonRoot") if ctx.get("runAsNonRoot") is not None else pod_ctx.get("runAsNonRoot")
+            if non_root is not True:
+                yield f"{where}: runAsNonRoot is not true (in the container or the pod securityContext)"
+            if ctx.get("runAsUser") is not None and _number(ctx.get("runAsUser")) == 0:
+                yield f"{where}: securityContext.runAsUser is 0 (root)"
+
+    return _judge(resource_type, props, docker, pod)
 
 
 def drop_all_capabilities(resource_type: str, props: Props) -> list[str]:
     """Every capability is dropped and none is added back."""
-    if resource_type == DOCKER_CONTAINER:
+
+    def docker(who: str) -> Iterator[str]:
         caps = _map(props.get("capabilities"))
-        who = docker_who(props)
-        problems = []
         if "ALL" not in {str(c).upper() for c in _seq(caps.get("drops"))}:
-            problems.append(f"{who} does not drop all capabilities (capabilities.drops must include ALL)")
+            yield f"{who} does not drop all capabilities (capabilities.drops must include ALL)"
         if _seq(caps.get("adds")):
-            problems.append(f"{who} adds capabilities back: {', '.join(map(str, _seq(caps.get('adds'))))}")
-        return problems
-    workload = _workload(resource_type, props)
-    if workload is None:
-        return []
-    problems = []
-    for where, container in workload[1]:
-        caps = _map(_map(container.get("securityContext")).get("capabilities"))
-        if "ALL" not in {str(c).upper() for c in _seq(caps.get("drop"))}:
-            problems.append(f"{where}: securityContext.capabilities.drop must include ALL")
-        if _seq(caps.get("add")):
-            problems.append(f"{where}: adds capabilities back: {', '.join(map(str, _seq(caps.get('add'))))}")
-    return problems
+            yield f"{who} adds capabilities back: {', '.join(map(str, _seq(caps.get('adds'))))}"
+
+    def pod(_spec: Props, containers: Containers) -> Iterator[str]:
+        for where, container in containers:
+            caps = _map(_map(container.get("securityContext")).get("capabilities"))
+            if "ALL" not in {str(c).upper() for c in _seq(caps.get("drop"))}:
+                yield f"{where}: securityContext.capabilities.drop must include ALL"
+            if _seq(caps.get("add")):
+                yield f"{where}: adds capabilities back: {', '.join(map(str, _seq(caps.get('add'))))}"
+
+    return _judge(resource_type, props, docker, pod)
 
 
 def no_privileged_mode(resource_type: str, props: Props) -> list[str]:
     """No privileged containers, and no way to gain privileges (no-new-privileges; no escalation)."""
-    if resource_type == DOCKER_CONTAINER:
-        who = docker_who(props)
-        problems = []
+
+    def docker(who: str) -> Iterator[str]:
         if _is_true(props.get("privileged")):
-            problems.append(f"{who} runs privileged")
+            yield f"{who} runs privileged"
         opts = {str(o).replace("=", ":").lower() for o in _seq(props.get("securityOpts"))}
         if not opts & {"no-new-privileges", "no-new-privileges:true"}:
-            problems.append(f"{who} lacks securityOpts no-new-privileges:true")
-        return problems
-    workload = _workload(resource_type, props)
-    if workload is None:
-        return []
-    problems = []
-    for where, container in workload[1]:
-        ctx = _map(container.get("securityContext"))
-        if _is_true(ctx.get("privileged")):
-            problems.append(f"{where}: runs privileged")
-        if ctx.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{where}: securityContext.allowPrivilegeEscalation must be false")
-    return problems
+            yield f"{who} lacks securityOpts no-new-privileges:true"
+
+    def pod(_spec: Props, containers: Containers) -> Iterator[str]:
+        for where, container in containers:
+            ctx = _map(container.get("securityContext"))
+            if _is_true(ctx.get("privileged")):
+                yield f"{where}: runs privileged"
+            if ctx.get("allowPrivilegeEscalation") is not False:
+                yield f"{where}: securityContext.allowPrivilegeEscalation must be false"
+
+    return _judge(resource_type, props, docker, pod)
 
 
 def no_host_access(resource_type: str, props: Props) -> list[str]:
     """No host namespaces, host paths, devices, host ports, or another container's namespaces/volumes."""
-    if resource_type == DOCKER_CONTAINER:
-        return _docker_host_access(props)
-    workload = _workload(resource_type, props)
-    if workload is None:
-        return []
-    spec, containers = workload
-    problems = [
-        f"pod spec sets {key}: true" for key in ("hostNetwork", "hostPID", "hostIPC") if _is_true(spec.get(key))
-    ]
-    for volume in map(_map, _seq(spec.get("volumes"))):
-        if volume.get("hostPath") is not None:
-            problems.append(
-                f"volume {volume.get('name')!r} mounts the host path {_map(volume.get('hostPath')).get('path')!r}"
-            )
-    for where, container in containers:
-        for port in map(_map, _seq(container.get("ports"))):
-            if _number(port.get("hostPort")):
-                problems.append(f"{where}: binds host port {port.get('hostPort')}")
-    return problems
 
+    def docker(who: str) -> Iterator[str]:
+        for key in HOST_NAMESPACE_MODES:
+            mode = props.get(key)
+            if isinstance(mode, str) and (mode == "host" or mode.startswith("container:")):
+                yield f"{who} shares a namespace: {key} is {mode!r}"
+        for volume in map(_map, _seq(props.get("volumes"))):
+            if volume.get("hostPath"):
+                yield f"{who} mounts the host path {volume.get('hostPath')!r}"
+            if volume.get("fromContainer"):
+                yield f"{who} mounts the volumes of container {volume.get('fromContainer')!r}"
+        for mount in map(_map, _seq(props.get("mounts"))):
+            if mount.get("type") == "bind":
+                yield f"{who} bind-mounts the host path {mount.get('source')!r}"
+        for device in map(_map, _seq(props.get("devices"))):
+            yield f"{who} maps the host device {device.get('hostPath')!r}"
 
-def _docker_host_access(props: Props) -> list[str]:
-    who = docker_who(props)
-    problems = []
-    for key in HOST_NAMESPACE_MODES:
-        mode = props.get(key)
-        if isinstance(mode, str) and (mode == "host" or mode.startswith("container:")):
-            problems.append(f"{who} shares a namespace: {key} is {mode!r}")
-    for volume in map(_map, _seq(props.get("volumes"))):
-        if volume.get("hostPath"):
-            problems.append(f"{who} mounts the host path {volume.get('hostPath')!r}")
-        if volume.get("fromContainer"):
-            problems.append(f"{who} mounts the volumes of container {volume.get('fromContainer')!r}")
-    for mount in map(_map, _seq(props.get("mounts"))):
-        if mount.get("type") == "bind":
-            problems.append(f"{who} bind-mounts the host path {mount.get('source')!r}")
-    for device in map(_map, _seq(props.get("devices"))):
-        problems.append(f"{who} maps the host device {device.get('hostPath')!r}")
-    return problems
+    def pod(spec: Props, containers: Containers) -> Iterator[str]:
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if _is_true(spec.get(key)):
+                yield f"pod spec sets {key}: true"
+        for volume in map(_map, _seq(spec.get("volumes"))):
+            if volume.get("hostPath") is not None:
+                yield f"volume {volume.get('name')!r} mounts the host path {_map(volume.get('hostPath')).get('path')!r}"
+        for where, container in containers:
+            for port in map(_map, _seq(container.get("ports"))):
+                if _number(port.get("hostPort")):
+                    yield f"{where}: binds host port {port.get('hostPort')}"
+
+    return _judge(resource_type, props, docker, pod)
 
 
 def resource_limits(resource_type: str, props: Props) -> list[str]:
     """A memory and a CPU limit on every container."""
-    if resource_type == DOCKER_CONTAINER:
-        who = docker_who(props)
-        problems = []
+
+    def docker(who: str) -> Iterator[str]:
         memory = _number(props.get("memory"))
         if memory is None or memory <= 0:
-            problems.append(f"{who} has no memory limit (memory, in MB)")
+            yield f"{who} has no memory limit (memory, in MB)"
         cpus = _number(props.get("cpus"))
         quota = _number(props.get("cpuQuota"))
         if (cpus is None or cpus <= 0) and (quota is None or quota <= 0):
-            problems.append(f"{who} has no CPU limit (cpus or cpuQuota)")
-        return problems
-    workload = _workload(resource_type, props)
-    if workload is None:
-        return []
-    problems = []
-    for where, container in pod_containers(workload[0], ("initContainers", "containers")):
-        limits = _map(_map(container.get("resources")).get("limits"))
-        missing = [kind for kind in ("cpu", "memory") if not limits.get(kind)]
-        if missing:
-            problems.append(f"{where}: no {' or '.join(missing)} limit in resources.limits")
-    return problems
+            yield f"{who} has no CPU limit (cpus or cpuQuota)"
+
+    def pod(spec: Props, _containers: Containers) -> Iterator[str]:
+        for where, container in pod_containers(spec, ("initContainers", "containers")):
+            limits = _map(_map(container.get("resources")).get("limits"))
+            missing = [kind for kind in ("cpu", "memory") if not limits.get(kind)]
+            if missing:
+                yield f"{where}: no {' or '.join(missing)} limit in resources.limits"
+
+    return _judge(resource_type, props, docker, pod)
 
 
 def pinned_images(resource_type: str, props: Props) -> list[str]:
@@ -402,6 +395,12 @@ def is_default_deny(props: Props) -> bool:
     return selects_all and {"Ingress", "Egress"} <= types and no_rules
 
 
+QUOTA_GUARDRAIL = "a ResourceQuota with spec.hard"
+LIMITS_GUARDRAIL = "a LimitRange with spec.limits"
+DENY_GUARDRAIL = "a default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)"
+NAMESPACE_GUARDRAILS = (QUOTA_GUARDRAIL, LIMITS_GUARDRAIL, DENY_GUARDRAIL)
+
+
 def tenant_namespace_guardrails(resources: Sequence[StackResource]) -> list[Violation]:
     """Every tenant namespace holds a ResourceQuota, a LimitRange and a default-deny NetworkPolicy."""
     namespaces: dict[str, str] = {}
@@ -416,20 +415,17 @@ def tenant_namespace_guardrails(resources: Sequence[StackResource]) -> list[Viol
     found: dict[str, set[str]] = defaultdict(set)
     for r in resources:
         namespace = _metadata(r.props).get("namespace")
+        if not isinstance(namespace, str):
+            continue
         spec = _map(r.props.get("spec"))
         if r.resource_type == RESOURCE_QUOTA and _map(spec.get("hard")):
-            found["a ResourceQuota with spec.hard"].add(namespace)
+            found[QUOTA_GUARDRAIL].add(namespace)
         elif r.resource_type == LIMIT_RANGE and _seq(spec.get("limits")):
-            found["a LimitRange with spec.limits"].add(namespace)
+            found[LIMITS_GUARDRAIL].add(namespace)
         elif r.resource_type == NETWORK_POLICY and is_default_deny(r.props):
-            found["a default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)"].add(namespace)
-    required = (
-        "a ResourceQuota with spec.hard",
-        "a LimitRange with spec.limits",
-        "a default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)",
-    )
+            found[DENY_GUARDRAIL].add(namespace)
     for name, urn in sorted(namespaces.items()):
-        missing = [what for what in required if name not in found[what]]
+        missing = [what for what in NAMESPACE_GUARDRAILS if name not in found[what]]
         if missing:
             violations.append(Violation(f"tenant namespace {name!r} lacks {'; '.join(missing)}", urn))
     return violations

@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI). ``create_app(settings, store, runner)``: tests pass a fake runner."""
+"""The HTTP API (FastAPI). ``create_app(config, store, runner)``: tests pass a fake runner."""
 
 import math
 from collections.abc import AsyncIterator
@@ -9,15 +9,15 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tenants.stack import tenant_info
+from tenants.contract import StateAction
 
 from .auth import Authenticator
+from .config import ServiceConfig
 from .errors import ApiError, install_error_handlers
 from .ratelimit import RateLimiter
 from .runner import StackRunner
 from .schemas import AuditOut, CreateTenant, DeploymentOut, ErrorOut, JobError, JobOut, TenantOut
-from .service import Accepted, SignupService, StateKind
-from .settings import Settings
+from .service import Accepted, SignupService
 from .store import Job, JobStore
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,10 +45,10 @@ IdempotencyKey = Annotated[
 TenantIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def create_app(settings: Settings, store: JobStore, runner: StackRunner) -> FastAPI:
-    service = SignupService(settings, store, runner)
-    auth = Authenticator(settings.tokens)
-    limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> FastAPI:
+    service = SignupService(config, store, runner)
+    auth = Authenticator(config.tokens)
+    limiter = RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +108,6 @@ def create_app(settings: Settings, store: JobStore, runner: StackRunner) -> Fast
     def get_tenant(tenant_id: TenantIdPath, client: Annotated[str, Depends(caller)]) -> TenantOut:
         """The tenant as tenants.yaml declares it and its last deployment."""
         fleet, tenant, latest, deployed = service.tenant(tenant_id)
-        info = tenant_info(fleet, tenant)
         return TenantOut(
             id=tenant.id,
             state=tenant.state,
@@ -116,7 +115,7 @@ def create_app(settings: Settings, store: JobStore, runner: StackRunner) -> Fast
             model_provider=tenant.model_provider,
             shard=tenant.shard,
             target=tenant.target,
-            endpoint=deployed.endpoint if deployed and deployed.endpoint else info.endpoint,
+            url=deployed.url if deployed and deployed.url else fleet.url(tenant),
             deployment=None
             if latest is None
             else DeploymentOut(
@@ -124,8 +123,8 @@ def create_app(settings: Settings, store: JobStore, runner: StackRunner) -> Fast
             ),
         )
 
-    def change(kind: StateKind, tenant_id: str, client: str, key: str | None, response: Response) -> JobOut:
-        return accepted(service.change_state(client, tenant_id, kind, key), response)
+    def change(action: StateAction, tenant_id: str, client: str, key: str | None, response: Response) -> JobOut:
+        return accepted(service.change_state(client, tenant_id, action, key), response)
 
     @app.post("/v1/tenants/{tenant_id}/suspend", status_code=202, tags=["tenants"])
     def suspend(
@@ -200,7 +199,7 @@ def job_out(job: Job, token: str | None = None) -> JobOut:
         finished_at=_time(job.finished_at),
         update_id=job.update_id,
         attempts=job.attempts,
-        endpoint=job.endpoint,
+        url=job.url,
         error=JobError(code="update_failed", message=job.error) if job.error else None,
         token_delivered=job.token_state == "delivered",
         gateway_token=token,

@@ -1,4 +1,8 @@
-"""Errors as JSON: ``{"error": {"code": "...", "message": "..."}}`` with a stable code, never raw exception text."""
+"""Errors as JSON: ``{"error": {"code": "...", "message": "..."}}`` with a stable code, never raw exception text.
+
+A refused change (an invalid fleet, a taken id, an unknown tenant, a lock that stayed busy) becomes the
+``ApiError`` a client can act on here too, so every status and code the API answers is chosen in one place.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tenants.errors import plain_message
+from tenants.edit import DuplicateTenant, EditError, UnknownTenant
+from tenants.errors import FleetError, format_path, plain_message
 
 log = logging.getLogger("signup.api")
+
+MESSAGE_LIMIT = 500  # characters of a refusal's message
 
 
 class ApiError(Exception):
@@ -101,3 +108,36 @@ def install_error_handlers(app: FastAPI) -> None:
         reference = secrets.token_hex(6)
         log.error("unhandled error (reference %s) on %s %s", reference, request.method, request.url.path, exc_info=exc)
         return _respond(ApiError(500, "internal_error", f"internal error (reference {reference}); see the server log"))
+
+
+def fleet_details(exc: FleetError) -> list[str]:
+    """A refused fleet's problems, each as ``field: message`` for the tenant being changed."""
+    out = []
+    for problem in exc.problems:
+        path = problem.path
+        if len(path) >= 2 and path[0] == "tenants" and isinstance(path[1], int):
+            where = format_path(path[2:]) if len(path) > 2 else "tenant"
+        else:
+            where = format_path(path)
+        out.append(f"{where}: {problem.message}")
+    return out
+
+
+def refusal(exc: Exception) -> ApiError | None:
+    """The API error for a refused change; None for anything else (a 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, FleetError):
+        details = fleet_details(exc)
+        return ApiError(422, "invalid_tenant", "; ".join(details), details=details)
+    if isinstance(exc, DuplicateTenant):
+        return ApiError(409, "tenant_exists", _one_line(exc))
+    if isinstance(exc, UnknownTenant):
+        return ApiError(404, "tenant_not_found", _one_line(exc))
+    if isinstance(exc, EditError):
+        return ApiError(409, "edit_refused", _one_line(exc))
+    return None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:MESSAGE_LIMIT] or type(exc).__name__

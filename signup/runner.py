@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tenants.contract import OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
+
 log = logging.getLogger("signup.runner")
 
 SHARD_KEY = "openclaw-tenants:shard"
@@ -37,7 +39,7 @@ class UpResult:
 
     stack: str
     summary: str
-    endpoints: Mapping[str, str] = field(default_factory=dict)
+    urls: Mapping[str, str] = field(default_factory=dict)  # tenant id → its URL
     tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # tenant id → gateway token
     duration_s: float = 0.0
 
@@ -149,7 +151,7 @@ class AutomationRunner:
         return UpResult(
             stack=stack,
             summary=_changes(result.summary.resource_changes or {}),
-            endpoints=_endpoints(outputs),
+            urls=_urls(outputs),
             tokens=_tokens(outputs),
             duration_s=time.monotonic() - started,
         )
@@ -183,19 +185,19 @@ def _value(outputs: Mapping[str, Any], key: str) -> Any:
     return getattr(output, "value", None)
 
 
-def _endpoints(outputs: Mapping[str, Any]) -> dict[str, str]:
-    tenants = _value(outputs, "tenants")
+def _urls(outputs: Mapping[str, Any]) -> dict[str, str]:
+    tenants = _value(outputs, OUTPUT_TENANTS)
     if not isinstance(tenants, Mapping):
         return {}
     return {
-        str(tid): str(info["endpoint"])
+        str(tid): str(info[TENANT_URL])
         for tid, info in tenants.items()
-        if isinstance(info, Mapping) and "endpoint" in info
+        if isinstance(info, Mapping) and TENANT_URL in info
     }
 
 
 def _tokens(outputs: Mapping[str, Any]) -> dict[str, str]:
-    tokens = _value(outputs, "tenantTokens")
+    tokens = _value(outputs, OUTPUT_TOKENS)
     if not isinstance(tokens, Mapping):
         return {}
     return {str(tid): token for tid, token in tokens.items() if isinstance(token, str) and token}

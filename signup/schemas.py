@@ -4,11 +4,11 @@ capacity) is checked by validating the whole new fleet before it is written."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tenants.contract import TenantState
+from tenants.contract import JobKind, JobState, TenantState
 from tenants.model import (
     LabelKey,
     LabelValue,
@@ -55,10 +55,6 @@ class CreateTenant(BaseModel):
         return fields
 
 
-JobKindOut = Literal["create", "suspend", "resume", "offboard"]
-JobStateOut = Literal["pending", "queued", "running", "succeeded", "failed"]
-
-
 class JobError(BaseModel):
     code: str
     message: str
@@ -69,8 +65,8 @@ class JobOut(BaseModel):
     succeeded create job by the client that created the tenant."""
 
     id: str
-    kind: JobKindOut
-    state: JobStateOut
+    kind: JobKind
+    state: JobState
     tenant_id: str
     shard: str
     stack: str
@@ -79,7 +75,7 @@ class JobOut(BaseModel):
     finished_at: str | None = None
     update_id: str | None = None
     attempts: int = 0
-    endpoint: str | None = None
+    url: str | None = None
     error: JobError | None = None
     token_delivered: bool = False
     gateway_token: str | None = None
@@ -87,8 +83,8 @@ class JobOut(BaseModel):
 
 class DeploymentOut(BaseModel):
     job_id: str
-    kind: JobKindOut
-    state: JobStateOut
+    kind: JobKind
+    state: JobState
     finished_at: str | None = None
 
 
@@ -101,7 +97,7 @@ class TenantOut(BaseModel):
     model_provider: ModelProvider
     shard: str
     target: str
-    endpoint: str
+    url: str
     deployment: DeploymentOut | None = None
 
 

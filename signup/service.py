@@ -25,50 +25,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, NoReturn
+from typing import NoReturn
 
-from tenants.edit import (
-    DuplicateTenant,
-    Edit,
-    EditError,
-    EditOutcome,
-    EditResult,
-    UnknownTenant,
-    apply_edits,
-    generate_id,
-)
-from tenants.errors import FleetError, format_path
+from tenants.contract import TRANSITIONS, JobKind, StateAction, TenantState
+from tenants.edit import DuplicateTenant, Edit, EditOutcome, EditResult
+from tenants.errors import FleetError
 from tenants.load import load_fleet
 from tenants.model import Fleet, Tenant
+from tenants.placement import shard_for_new_tenant
+from tenants.tenant_ids import generate_id
 
-from .errors import ApiError
+from .config import ServiceConfig
+from .edit_queue import EditQueue
+from .errors import ApiError, refusal
+from .fleet_cache import FleetCache
 from .gitcommit import commit_file
-from .placement import choose_shard
 from .runner import StackRunner
 from .schemas import CreateTenant
-from .settings import Settings
-from .store import DuplicateKeyError, Job, JobKind, JobStore
+from .store import DuplicateKeyError, Job, JobStore
 from .tokens import TokenVault, matches
 from .worker import StackWorker
 
 log = logging.getLogger("signup.service")
 
-StateKind = Literal["suspend", "resume", "offboard"]
-TARGET_STATE: Mapping[str, Literal["active", "suspended", "offboarded"]] = {
-    "suspend": "suspended",
-    "resume": "active",
-    "offboard": "offboarded",
-}
 ID_ATTEMPTS = 20
 EDIT_GATHER_MAX_S = 0.05  # how long the fleet writer may wait for edits of requests already being handled
 CHECKED_FIELDS = ("plan", "model_provider", "target", "shard", "channel")
@@ -83,15 +66,15 @@ class Accepted:
 
 
 class SignupService:
-    def __init__(self, settings: Settings, store: JobStore, runner: StackRunner) -> None:
-        self.settings = settings
+    def __init__(self, config: ServiceConfig, store: JobStore, runner: StackRunner) -> None:
+        self.config = config
         self.store = store
         self.runner = runner
         self.vault = TokenVault()
-        self.fleets = FleetCache(settings.fleet_file)
+        self.fleets = FleetCache(config.fleet_file)
         self.edits = EditQueue(
-            settings.fleet_file,
-            lock_timeout_s=settings.lock_timeout_s,
+            config.fleet_file,
+            lock_timeout_s=config.lock_timeout_s,
             gather_max_s=EDIT_GATHER_MAX_S,
             on_written=self.fleets.written,
         )
@@ -128,11 +111,11 @@ class SignupService:
                     store=self.store,
                     runner=self.runner,
                     vault=self.vault,
-                    batch_window_s=self.settings.batch_window_s,
-                    batch_max_wait_s=self.settings.batch_max_wait_s,
+                    batch_window_s=self.config.batch_window_s,
+                    batch_max_wait_s=self.config.batch_max_wait_s,
                     writing=self._writing_count,
-                    busy_retries=self.settings.busy_retries,
-                    busy_backoff_s=self.settings.busy_backoff_s,
+                    busy_retries=self.config.busy_retries,
+                    busy_backoff_s=self.config.busy_backoff_s,
                 )
                 self._workers[stack] = worker
                 if self._running:
@@ -151,7 +134,7 @@ class SignupService:
         if not pending:
             return
         try:
-            fleet = load_fleet(self.settings.fleet_file)
+            fleet = load_fleet(self.config.fleet_file)
         except FleetError as exc:
             log.error("cannot recover %d pending job(s): %s", len(pending), exc.render())
             return
@@ -173,10 +156,10 @@ class SignupService:
         request = body.model_dump(mode="json", exclude_none=True)
         return self._accept(client, key, "create", request, lambda job_id: self._add(job_id, body))
 
-    def change_state(self, client: str, tenant_id: str, kind: StateKind, key: str | None) -> Accepted:
-        state = TARGET_STATE[kind]
+    def change_state(self, client: str, tenant_id: str, action: StateAction, key: str | None) -> Accepted:
+        state = TRANSITIONS[action].state
         return self._accept(
-            client, key, kind, {"tenant_id": tenant_id}, lambda job_id: self._set_state(job_id, tenant_id, state)
+            client, key, action, {"tenant_id": tenant_id}, lambda job_id: self._set_state(job_id, tenant_id, state)
         )
 
     def retry(self, client: str, job_id: str, key: str | None) -> Accepted:
@@ -188,7 +171,8 @@ class SignupService:
             raise ApiError(403, "forbidden", "only the client that asked for a job may retry it")
         if original.state != "failed":
             raise ApiError(409, "job_not_failed", f"job {job_id!r} is {original.state}; only failed jobs are retried")
-        if original.kind == "create":
+        state = _target_state(original.kind)
+        if state is None:
 
             def apply(new_id: str) -> tuple[str, str]:
                 tenant = self._tenant(self._fleet(), original.tenant_id)
@@ -198,7 +182,7 @@ class SignupService:
         else:
 
             def apply(new_id: str) -> tuple[str, str]:
-                return self._set_state(new_id, original.tenant_id, TARGET_STATE[original.kind])
+                return self._set_state(new_id, original.tenant_id, state)
 
         request = {"retry_of": job_id, "tenant_id": original.tenant_id}
         return self._accept(client, key, original.kind, request, apply)
@@ -243,9 +227,9 @@ class SignupService:
             self._written(job.id)
         detail = f"shard {queued.shard}, stack {queued.stack}"
         self.store.audit(client, kind, tenant_id, job_id=job.id, result="accepted", detail=detail)
-        if self.settings.git_commit:
+        if self.config.git_commit:
             message = f"signup: {kind} tenant {tenant_id}\n\nJob: {job.id}\nRequested-by: {client}\n"
-            reason = commit_file(self.settings.fleet_file, message)
+            reason = commit_file(self.config.fleet_file, message)
             if reason:
                 log.warning("job %s: %s", job.id, reason)
                 self.store.audit(client, "git commit", tenant_id, job_id=job.id, result="failed", detail=reason)
@@ -257,7 +241,7 @@ class SignupService:
         self._written(job.id)
         self.store.delete(job.id)
         subject = str(request.get("id") or request.get("tenant_id") or "")
-        error = _refusal(exc)
+        error = refusal(exc)
         if error is None:
             self.store.audit(client, kind, subject, job_id=None, result="error", detail=type(exc).__name__)
             raise exc
@@ -282,7 +266,7 @@ class SignupService:
 
     def _pending(self, job_id: str, tenant_id: str, shard: str) -> str:
         """Record where a change goes, just before it is written; its stack's worker waits for it."""
-        stack = self.settings.stack_for(shard)
+        stack = self.config.stack_for(shard)
         self.store.update_pending(job_id, tenant_id=tenant_id, shard=shard, stack=stack)
         with self._lock:
             self._writing[job_id] = stack
@@ -297,8 +281,8 @@ class SignupService:
             fleet = self._fleet()
             if body.id is not None and any(t.id == body.id for t in fleet.tenants):
                 raise ApiError(409, "tenant_exists", f"tenant {body.id!r} already exists")
-            tenant_id = body.id or generate_id(fleet, self.settings.id_prefix)
-            shard = choose_shard(fleet, target=body.target, shard=body.shard)
+            tenant_id = body.id or generate_id(fleet, self.config.id_prefix)
+            shard = shard_for_new_tenant(fleet, body.target, body.shard)
             self._pending(job_id, tenant_id, shard)  # before the edit: a restart can then find it in the file
             outcome = self.edits.apply(Edit.add(body.fields(tenant_id, shard, fleet.defaults.shard)))
             if isinstance(outcome, DuplicateTenant) and body.id is None:
@@ -309,9 +293,7 @@ class SignupService:
             return result.tenant.id, result.tenant.shard
         raise ApiError(503, "busy", "could not allocate a tenant id; retry", headers={"Retry-After": "1"})
 
-    def _set_state(
-        self, job_id: str, tenant_id: str, state: Literal["active", "suspended", "offboarded"]
-    ) -> tuple[str, str]:
+    def _set_state(self, job_id: str, tenant_id: str, state: TenantState) -> tuple[str, str]:
         tenant = self._tenant(self._fleet(), tenant_id)
         self._pending(job_id, tenant_id, tenant.shard)
         result = _result(self.edits.apply(Edit.set_state(tenant_id, state)))
@@ -359,188 +341,6 @@ class SignupService:
         )
 
 
-class FleetCache:
-    """The fleet file, parsed again only when it changed (every edit replaces the file: another inode,
-    size or mtime) or when the parse is older than ``max_age_s`` (an inode reused within one mtime tick
-    cannot keep a stale fleet for longer). Reads that decide nothing final use it: placement, id
-    generation, GET; every edit validates the file it changes, under the lock."""
-
-    def __init__(self, path: Path, max_age_s: float = 1.0) -> None:
-        self.path = path
-        self.max_age_s = max_age_s
-        self._lock = threading.Lock()
-        self._loading = threading.Lock()  # one parse at a time: after a write, many requests want the new fleet
-        self._key: tuple[int, int, int] | None = None
-        self._fleet: Fleet | None = None
-        self._loaded = 0.0
-
-    def current(self) -> Fleet:
-        """Raise FleetError when the file is invalid (or unreadable)."""
-        fleet = self._cached()
-        if fleet is not None:
-            return fleet
-        with self._loading:
-            fleet = self._cached()  # another thread may have parsed this very file while this one waited
-            if fleet is not None:
-                return fleet
-            try:
-                info = os.stat(self.path)
-            except OSError:
-                return load_fleet(self.path)  # its FleetError says why
-            now = time.monotonic()
-            fleet = load_fleet(self.path)  # a change during the read only makes the next call read again
-            with self._lock:
-                self._key, self._fleet, self._loaded = (info.st_ino, info.st_size, info.st_mtime_ns), fleet, now
-            return fleet
-
-    def written(self, fleet: Fleet) -> None:
-        """The editor just wrote ``fleet`` and still holds the file's lock: the file is exactly that fleet,
-        so the requests after a write need not parse it again. Never raises."""
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return
-        with self._lock:
-            self._key, self._fleet, self._loaded = (
-                (info.st_ino, info.st_size, info.st_mtime_ns),
-                fleet,
-                time.monotonic(),
-            )
-
-    def _cached(self) -> Fleet | None:
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return None
-        key = (info.st_ino, info.st_size, info.st_mtime_ns)
-        with self._lock:
-            if key == self._key and self._fleet is not None and time.monotonic() - self._loaded < self.max_age_s:
-                return self._fleet
-        return None
-
-
-class EditQueue:
-    """Group commit for one fleet file: callers hand in edits and wait; one writer thread takes every
-    edit waiting when it gets to the file and applies them with one :func:`tenants.edit.apply_edits`
-    (one lock, one validation, one write), then hands each caller its own outcome.
-
-    Requests announce themselves with :meth:`preparing` before the work that precedes their edit (the
-    job row, the fleet lookups); the writer, once an edit waits, also waits for the announced ones, at
-    most ``gather_max_s``, so a burst becomes a few large batches rather than many small ones, while a
-    lone edit is written at once. The writer thread starts with the first edit and ends after ``idle_s``
-    without any."""
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        lock_timeout_s: float,
-        gather_max_s: float = 0.05,
-        idle_s: float = 5.0,
-        on_written: Callable[[Fleet], None] | None = None,
-    ) -> None:
-        self.path = path
-        self.lock_timeout_s = lock_timeout_s
-        self.on_written = on_written  # called with each fleet written, under the file's lock
-        self.gather_max_s = gather_max_s
-        self.idle_s = idle_s
-        self.batches: deque[int] = deque(maxlen=1000)  # the sizes of the last batches written (tests, metrics)
-        self._cond = threading.Condition()
-        self._waiting: list[tuple[Edit, Future[EditOutcome]]] = []
-        self._preparing = 0  # announced requests that have not handed in an edit yet
-        self._announced = threading.local()
-        self._writer: threading.Thread | None = None
-        self._stopping = False
-
-    @contextmanager
-    def preparing(self) -> Iterator[None]:
-        """Announce that this thread is about to hand in an edit (it need not: leaving the block is enough)."""
-        with self._cond:
-            self._preparing += 1
-        self._announced.active = True
-        try:
-            yield
-        finally:
-            self._handed_in()
-
-    def _handed_in(self) -> None:
-        if self._take_announcement():
-            with self._cond:
-                self._preparing -= 1
-                if self._preparing == 0:
-                    self._cond.notify()
-
-    def _take_announcement(self) -> bool:
-        """Whether this thread announced an edit it has not handed in yet (and from now on: no)."""
-        announced = bool(getattr(self._announced, "active", False))
-        self._announced.active = False
-        return announced
-
-    def apply(self, edit: Edit) -> EditOutcome:
-        """The edit's outcome once it is in the file (or refused): an EditResult, EditError or FleetError.
-
-        Raises what the batch raised when no edit of it could be tried (lock timeout, unreadable or
-        invalid file, a failed write): the same as :func:`tenants.edit.add_tenant` would raise."""
-        announced = self._take_announcement()
-        future: Future[EditOutcome] = Future()
-        with self._cond:  # one step: the writer never sees the announcement gone and the edit not there
-            self._preparing -= int(announced)
-            self._waiting.append((edit, future))
-            if self._writer is None:
-                self._stopping = False
-                self._writer = threading.Thread(target=self._run, name="signup-fleet-writer", daemon=True)
-                self._writer.start()
-            else:
-                self._cond.notify()
-        return future.result()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Let the writer write what is waiting, then end."""
-        with self._cond:
-            writer = self._writer
-            self._stopping = True
-            self._cond.notify()
-        if writer is not None and writer is not threading.current_thread():
-            writer.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._until(lambda: bool(self._waiting) or self._stopping, self.idle_s)
-                if not self._waiting:
-                    self._writer = None
-                    return
-                self._until(lambda: self._preparing <= 0 or self._stopping, self.gather_max_s)
-                batch, self._waiting = self._waiting, []
-            self._write(batch)
-
-    def _until(self, done: Callable[[], bool], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._cond.wait(remaining)
-
-    def _write(self, batch: list[tuple[Edit, Future[EditOutcome]]]) -> None:
-        self.batches.append(len(batch))
-        try:
-            outcomes = apply_edits(
-                self.path,
-                [edit for edit, _ in batch],
-                lock_timeout_s=self.lock_timeout_s,
-                on_written=self.on_written,
-            )
-            if len(outcomes) != len(batch):  # pragma: no cover - apply_edits answers every edit
-                raise RuntimeError(f"apply_edits answered {len(outcomes)} of {len(batch)} edits")
-        except BaseException as exc:  # nothing was written: every caller of the batch gets the error
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
-
-
 def _replay(existing: Job, fingerprint: str) -> Accepted:
     if existing.request_hash != fingerprint:
         raise ApiError(
@@ -568,42 +368,15 @@ def _reflected(fleet: Fleet, job: Job) -> bool:
         tenant = fleet.tenant(job.tenant_id)
     except KeyError:
         return False
-    if job.kind != "create":
-        return tenant.state == TARGET_STATE[job.kind]
+    state = _target_state(job.kind)
+    if state is not None:
+        return tenant.state == state
     asked = job.request
     if "retry_of" in asked:
         return True
     return all(getattr(tenant, key) == asked[key] for key in CHECKED_FIELDS if key in asked)
 
 
-def fleet_details(exc: FleetError) -> list[str]:
-    """A refused fleet's problems, each as ``field: message`` for the tenant being changed."""
-    out = []
-    for problem in exc.problems:
-        path = problem.path
-        if len(path) >= 2 and path[0] == "tenants" and isinstance(path[1], int):
-            where = format_path(path[2:]) if len(path) > 2 else "tenant"
-        else:
-            where = format_path(path)
-        out.append(f"{where}: {problem.message}")
-    return out
-
-
-def _refusal(exc: Exception) -> ApiError | None:
-    """The API error for a refused change; None for anything else (a 500)."""
-    if isinstance(exc, ApiError):
-        return exc
-    if isinstance(exc, FleetError):
-        details = fleet_details(exc)
-        return ApiError(422, "invalid_tenant", "; ".join(details), details=details)
-    if isinstance(exc, DuplicateTenant):
-        return ApiError(409, "tenant_exists", _one_line(exc))
-    if isinstance(exc, UnknownTenant):
-        return ApiError(404, "tenant_not_found", _one_line(exc))
-    if isinstance(exc, EditError):
-        return ApiError(409, "edit_refused", _one_line(exc))
-    return None
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:500] or type(exc).__name__
+def _target_state(kind: JobKind) -> TenantState | None:
+    """The state a job's change leads to; None for a create (a new tenant is in the state it asked for)."""
+    return None if kind == "create" else TRANSITIONS[kind].state

@@ -22,12 +22,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
-JobKind = Literal["create", "suspend", "resume", "offboard"]
-JobState = Literal["pending", "queued", "running", "succeeded", "failed"]
+from tenants.contract import FINISHED_STATES, JOB_KINDS, JOB_STATES, UNFINISHED_STATES, FinishedState, JobKind, JobState
+
 TokenState = Literal["none", "pending", "delivered"]
-UNFINISHED: tuple[JobState, ...] = ("pending", "queued", "running")
+TOKEN_STATES: Final[tuple[TokenState, ...]] = get_args(TokenState)
 
 
 class DuplicateKeyError(Exception):
@@ -47,7 +47,7 @@ class Job:
     stack: str = ""
     state: JobState = "pending"
     error: str | None = None
-    endpoint: str | None = None
+    url: str | None = None
     token_state: TokenState = "none"
     token_sha256: str | None = None
     attempts: int = 0
@@ -59,7 +59,7 @@ class Job:
 
     @property
     def done(self) -> bool:
-        return self.state in ("succeeded", "failed")
+        return self.state in FINISHED_STATES
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,11 @@ class Completion:
     """How one job of a finished update ended."""
 
     job_id: str
-    state: Literal["succeeded", "failed"]
+    state: FinishedState
     error: str | None = None
-    endpoint: str | None = None
+    url: str | None = None
     token_sha256: str | None = None
+    detail: str = ""  # the update's summary, for the audit entry recorded with the completion
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ class JobStore(Protocol):
         """Atomically move every queued job of a stack to running, as one batch."""
         ...
 
-    def complete(self, completions: Sequence[Completion]) -> None: ...
+    def complete(self, completions: Sequence[Completion]) -> None:
+        """Finish jobs and record each one's ``deploy <kind>`` audit entry in the same transaction, so
+        nobody can see a finished job whose deploy is not yet in the audit log."""
+        ...
 
     def requeue_running(self) -> int:
         """After a restart: running jobs lost their update; queue them again."""
@@ -135,10 +139,15 @@ class JobStore(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA = """
+def _one_of(values: Sequence[str]) -> str:
+    """A SQL list of string literals, for IN (...): the values are the contract's own names."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     id              TEXT PRIMARY KEY,
-    kind            TEXT NOT NULL CHECK (kind IN ('create', 'suspend', 'resume', 'offboard')),
+    kind            TEXT NOT NULL CHECK (kind IN ({_one_of(JOB_KINDS)})),
     client          TEXT NOT NULL,
     idempotency_key TEXT,
     request_hash    TEXT NOT NULL,
@@ -146,10 +155,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     tenant_id       TEXT NOT NULL DEFAULT '',
     shard           TEXT NOT NULL DEFAULT '',
     stack           TEXT NOT NULL DEFAULT '',
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'queued', 'running', 'succeeded', 'failed')),
+    state           TEXT NOT NULL CHECK (state IN ({_one_of(JOB_STATES)})),
     error           TEXT,
-    endpoint        TEXT,
-    token_state     TEXT NOT NULL DEFAULT 'none' CHECK (token_state IN ('none', 'pending', 'delivered')),
+    url             TEXT,
+    token_state     TEXT NOT NULL DEFAULT 'none' CHECK (token_state IN ({_one_of(TOKEN_STATES)})),
     token_sha256    TEXT,
     attempts        INTEGER NOT NULL DEFAULT 0,
     update_id       TEXT,
@@ -175,7 +184,7 @@ CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant_id, at);
 """
 
 _JOB_COLUMNS = (
-    "id, kind, client, idempotency_key, request_hash, request, tenant_id, shard, stack, state, error, endpoint, "
+    "id, kind, client, idempotency_key, request_hash, request, tenant_id, shard, stack, state, error, url, "
     "token_state, token_sha256, attempts, update_id, created_at, updated_at, started_at, finished_at"
 )
 
@@ -198,6 +207,7 @@ class SqliteJobStore:
             # executescript would commit on its own; run the statements inside this transaction instead
             for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
                 db.execute(statement)
+            _migrate(db)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -282,18 +292,23 @@ class SqliteJobStore:
         with self._tx() as db:
             for done in completions:
                 db.execute(
-                    "UPDATE jobs SET state = ?, error = ?, endpoint = COALESCE(?, endpoint), token_sha256 = ?, "
+                    "UPDATE jobs SET state = ?, error = ?, url = COALESCE(?, url), token_sha256 = ?, "
                     "token_state = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'running'",
                     (
                         done.state,
                         done.error,
-                        done.endpoint,
+                        done.url,
                         done.token_sha256,
                         "pending" if done.token_sha256 else "none",
                         now,
                         now,
                         done.job_id,
                     ),
+                )
+                db.execute(
+                    "INSERT INTO audit (at, actor, action, tenant_id, job_id, result, detail) "
+                    "SELECT ?, 'worker', 'deploy ' || kind, tenant_id, id, ?, ? FROM jobs WHERE id = ?",
+                    (now, done.state, done.detail, done.job_id),
                 )
 
     def requeue_running(self) -> int:
@@ -307,7 +322,7 @@ class SqliteJobStore:
     def unfinished(self) -> list[Job]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ('pending', 'queued', 'running') ORDER BY created_at"
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state IN ({_one_of(UNFINISHED_STATES)}) ORDER BY created_at"
             ).fetchall()
         return [_job(row) for row in rows]
 
@@ -367,7 +382,7 @@ def _row(job: Job) -> tuple[Any, ...]:
         job.stack,
         job.state,
         job.error,
-        job.endpoint,
+        job.url,
         job.token_state,
         job.token_sha256,
         job.attempts,
@@ -377,6 +392,13 @@ def _row(job: Job) -> tuple[Any, ...]:
         job.started_at,
         job.finished_at,
     )
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version to this schema (inside the schema's transaction)."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+    if "endpoint" in columns:  # a tenant's URL was stored as "endpoint"
+        db.execute("ALTER TABLE jobs RENAME COLUMN endpoint TO url")
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -47,7 +47,3 @@ class TokenVault:
     def discard(self, job_id: str) -> None:
         with self._lock:
             self._tokens.pop(job_id, None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._tokens)

@@ -124,13 +124,8 @@ class StackWorker:
         except Exception as exc:  # a runner bug must fail its jobs, not the worker
             log.exception("stack %s: update %s crashed", self.stack, update_id)
             error = f"the update could not run ({type(exc).__name__}); see the server log"
-        self.store.complete([self._completion(job, result, error) for job in jobs])
-        for job in jobs:
-            outcome = "succeeded" if error is None else "failed"
-            detail = f"update {update_id}: " + (result.summary if result else error or "")
-            self.store.audit(
-                "worker", f"deploy {job.kind}", job.tenant_id, job_id=job.id, result=outcome, detail=detail
-            )
+        detail = f"update {update_id}: " + (result.summary if result else error or "")
+        self.store.complete([self._completion(job, result, error, detail) for job in jobs])
         return len(jobs)
 
     def _up(self) -> UpResult:
@@ -147,13 +142,15 @@ class StackWorker:
             if self._stopping.wait(delay):
                 raise _StopRequestedError
 
-    def _completion(self, job: Job, result: UpResult | None, error: str | None) -> Completion:
+    def _completion(self, job: Job, result: UpResult | None, error: str | None, detail: str) -> Completion:
         if result is None:
-            return Completion(job.id, "failed", error=error)
+            return Completion(job.id, "failed", error=error, detail=detail)
         token_sha = None
         if job.kind == "create":
             token = result.tokens.get(job.tenant_id)
             if token:
                 self.vault.put(job.id, token)
                 token_sha = digest(token)
-        return Completion(job.id, "succeeded", endpoint=result.endpoints.get(job.tenant_id), token_sha256=token_sha)
+        return Completion(
+            job.id, "succeeded", url=result.urls.get(job.tenant_id), token_sha256=token_sha, detail=detail
+        )

@@ -31,6 +31,11 @@ def tenant_cost(fleet: Fleet, tenant: Tenant) -> Decimal:
     return fleet.plans[tenant.plan].monthly_price
 
 
+def fleet_cost(fleet: Fleet) -> Decimal:
+    """What the whole fleet costs per month: the sum of its tenants' costs."""
+    return sum((tenant_cost(fleet, t) for t in fleet.tenants), ZERO)
+
+
 def money(value: Decimal) -> str:
     """Two decimals, no thousands separator: the JSON form (``1234.50``)."""
     return f"{value.quantize(CENT):f}"

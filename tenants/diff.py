@@ -4,8 +4,8 @@
 present in either fleet whose deployment, limits or cost differs gets one ``TenantChange``:
 
 - ``added`` / ``removed``: in only one of the fleets;
-- ``suspended`` / ``resumed`` / ``offboarded``: its state changed (named after the new state:
-  ``resumed`` means it became active again);
+- ``suspended`` / ``resumed`` / ``offboarded``: its state changed (named after the new state, as
+  ``tenants.contract.INTO_STATE`` names it: ``resumed`` means it became active again);
 - ``changed``: same state, something else differs.
 
 Each change lists its field changes old -> new (plan, target, shard, channel, image, provider, rotation,
@@ -27,40 +27,28 @@ Changes of the fleet's own settings (domain, images, channels, plans, targets, d
 leaf by leaf in ``settings``. The affected shards (one Pulumi stack each) are the shards of every
 changed tenant, old and new, and of every tenant using a changed setting.
 
-Loading the two fleets dominates the time of a review of a large fleet (YAML parsing is most of it),
-so ``load_pair`` validates base and head in two processes at once when both are large.
+``tenants.fleet_sources`` reads the two fleets, ``tenants.fleet_pair`` validates them and
+``tenants.diff_report`` renders the diff.
 """
 
 from __future__ import annotations
 
-import gc
-import json
-import multiprocessing
-import os
-import subprocess
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from .contract import TenantState
-from .cost import COST_RULE, ZERO, money, money_md, tenant_cost
-from .errors import FleetError, Problem
-from .load import parse_fleet
+from . import openclaw
+from .contract import INTO_STATE, TRANSITIONS, StateChange, TenantState
+from .cost import ZERO, fleet_cost, money, tenant_cost
 from .model import DockerTarget, Fleet, Limits, Tenant
 
-ChangeKind = Literal["added", "removed", "suspended", "resumed", "offboarded", "changed"]
+# A state change is named after the state the tenant ends up in, as the contract names it.
+ChangeKind = Literal["added", "removed", StateChange, "changed"]
+# The order summaries count the kinds in: the state changes in the order of the contract's actions.
+KINDS: Final[tuple[ChangeKind, ...]] = ("added", "removed", *(t.past for t in TRANSITIONS.values()), "changed")
 FindingReason = Literal["removed-live", "storage-shrunk", "target-moved", "shard-moved"]
 Value = str | int | float | bool | None | list[Any] | dict[str, Any]
-
-KINDS: tuple[ChangeKind, ...] = ("added", "removed", "suspended", "resumed", "offboarded", "changed")
-# How a state change is named: after the state the tenant ends up in.
-STATE_KIND: dict[TenantState, ChangeKind] = {"active": "resumed", "suspended": "suspended", "offboarded": "offboarded"}
 
 # Where the operator reads how to do the change safely.
 MIGRATION_DOC = "README.md#migrating-a-tenant"
@@ -149,9 +137,6 @@ class FleetDiff:
             counts[change.kind] += 1
         return counts
 
-    def of_kind(self, kind: ChangeKind) -> tuple[TenantChange, ...]:
-        return tuple(c for c in self.tenants if c.kind == kind)
-
     def tenant(self, tenant_id: str) -> TenantChange:
         for change in self.tenants:
             if change.id == tenant_id:
@@ -160,10 +145,6 @@ class FleetDiff:
 
 
 # --- comparing ----------------------------------------------------------------------------------
-
-
-def _image(fleet: Fleet, tenant: Tenant) -> str:
-    return f"{fleet.images.openclaw}:{fleet.version_of(tenant)}"
 
 
 PLAN_SETTINGS = ("pids_limit", "rate_limit_rps", "burst", "profile")
@@ -177,7 +158,7 @@ def _tenant_fields(fleet: Fleet, tenant: Tenant) -> dict[str, Value]:
         "target": tenant.target,
         "shard": tenant.shard,
         "channel": tenant.channel,
-        "image": _image(fleet, tenant),
+        "image": openclaw.image(fleet.images.openclaw, fleet.version_of(tenant)),
         "model_provider": tenant.model_provider,
         "rotation": tenant.rotation,
         "host": fleet.host(tenant),
@@ -220,7 +201,7 @@ def _change(base: Fleet, head: Fleet, old: Tenant | None, new: Tenant | None) ->
     else:
         fields = _field_changes(_tenant_fields(base, old), _tenant_fields(head, new))
         if old.state != new.state:
-            kind = STATE_KIND[new.state]
+            kind = INTO_STATE[new.state].past
             fields = (FieldChange("state", old.state, new.state), *fields)
         elif fields or old_limits != new_limits or old_cost != new_cost:
             kind = "changed"
@@ -371,323 +352,6 @@ def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_sou
         settings=settings,
         destructive=findings,
         affected_shards=tuple(sorted(shards)),
-        base_cost=sum((tenant_cost(base, t) for t in base.tenants), ZERO),
-        head_cost=sum((tenant_cost(head, t) for t in head.tenants), ZERO),
+        base_cost=fleet_cost(base),
+        head_cost=fleet_cost(head),
     )
-
-
-# --- reading fleets: files, git refs, two at once ----------------------------------------------
-
-
-class SourceError(Exception):
-    """A --base/--head value that is neither a file nor a git ref holding the fleet file (one line)."""
-
-
-@dataclass(frozen=True)
-class FleetText:
-    source: str  # how messages name it: a path, or "<ref>:<path>"
-    text: str
-
-
-class FleetPairError(Exception):
-    """One or both fleets are invalid; ``render`` lists every problem of each."""
-
-    def __init__(self, errors: Sequence[FleetError]) -> None:
-        self.errors = tuple(errors)
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        return "\n".join(error.render() for error in self.errors)
-
-
-def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except OSError as exc:
-        raise SourceError(f"cannot run git: {exc}") from None
-
-
-def repo_root(cwd: Path) -> Path | None:
-    """The top of the git working tree around ``cwd``, or None outside one (or without git)."""
-    try:
-        done = _git(["rev-parse", "--show-toplevel"], cwd)
-    except SourceError:
-        return None
-    return Path(done.stdout.decode().strip()) if done.returncode == 0 else None
-
-
-def _decode(data: bytes, source: str) -> FleetText:
-    try:
-        return FleetText(source, data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise FleetPairError([FleetError(source, [Problem(0, (), f"cannot read file: {exc}")])]) from None
-
-
-def read_fleet_text(value: str | None, file: str = "tenants.yaml", cwd: Path | None = None) -> FleetText:
-    """The fleet text named by a --base/--head value.
-
-    An existing file path is read. Anything else is a git ref, read as ``git show <ref>:<file>`` (``file``
-    relative to the repository root). ``None`` is the working-tree copy of ``file``: under the repository
-    root inside a git working tree, else relative to ``cwd``. Raises SourceError (one line) for a ref that
-    does not exist or does not hold ``file``, FleetPairError for a file that cannot be read.
-    """
-    cwd = cwd or Path.cwd()
-    if value is None:
-        root = repo_root(cwd)
-        path = (root / file) if root is not None else (cwd / file)
-        return _read_file(path, file)
-    candidate = cwd / value
-    if candidate.is_file():
-        return _read_file(candidate, value)
-    if not value or value.startswith("-"):
-        raise SourceError(f"{value!r} is neither an existing file nor a git ref")
-    inner = file.removeprefix("./")
-    done = _git(["show", f"{value}:{inner}"], cwd)
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        reason = lines[0].removeprefix("fatal: ") if lines else f"git exited {done.returncode}"
-        raise SourceError(f"{value!r} is neither an existing file nor a git ref holding {inner} ({reason})")
-    return _decode(done.stdout, f"{value}:{inner}")
-
-
-def _read_file(path: Path, source: str) -> FleetText:
-    try:
-        return _decode(path.read_bytes(), source)
-    except OSError as exc:
-        raise FleetPairError([FleetError(source, [Problem(0, (), f"cannot read file: {exc}")])]) from None
-
-
-@dataclass(frozen=True)
-class _Invalid:
-    source: str
-    problems: tuple[Problem, ...]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: parsing a large fleet allocates hundreds of thousands of
-    containers, and each full collection on the way walks every live object again (the parse takes
-    ~40% longer with it, more the larger the heap). Nothing is lost: cycles are collected later."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _parse(item: FleetText) -> Fleet | _Invalid:
-    """``parse_fleet``, with its failure as data: a FleetError does not pickle, so its parts travel instead."""
-    try:
-        with _gc_paused():
-            return parse_fleet(item.text, item.source)
-    except FleetError as exc:
-        return _Invalid(exc.source, tuple(exc.problems))
-
-
-# Below this much text both fleets are validated in this process: a worker costs more than it saves.
-PARALLEL_MIN_CHARS = 200_000
-
-
-def _can_fork() -> bool:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return sys.platform == "linux" and cpus > 1 and "fork" in multiprocessing.get_all_start_methods()
-
-
-def load_pair(base: FleetText, head: FleetText, *, parallel: bool | None = None) -> tuple[Fleet, Fleet]:
-    """Validate both fleets, each exactly as ``parse_fleet`` does; raise FleetPairError listing both if invalid.
-
-    Identical texts are validated once. Otherwise, with ``parallel`` (default: when both texts are
-    large and this is Linux with more than one CPU) the base is validated in a forked worker process,
-    which inherits every loaded module, while this process validates the head; the worker returns
-    the base Fleet pickled. A worker that cannot start or dies falls back to validating here.
-    """
-    if base.text == head.text:
-        first = _parse(base)
-        results: list[Fleet | _Invalid] = [first, first if isinstance(first, Fleet) else _parse(head)]
-    else:
-        if parallel is None:
-            parallel = min(len(base.text), len(head.text)) >= PARALLEL_MIN_CHARS and _can_fork()
-        results = _parse_both(base, head) if parallel else [_parse(base), _parse(head)]
-    errors = [FleetError(r.source, r.problems) for r in results if isinstance(r, _Invalid)]
-    if errors:
-        raise FleetPairError(errors)
-    old, new = results
-    assert isinstance(old, Fleet) and isinstance(new, Fleet)
-    return old, new
-
-
-def _parse_both(base: FleetText, head: FleetText) -> list[Fleet | _Invalid]:
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
-            pending = pool.submit(_parse, base)
-            new = _parse(head)
-            try:
-                with _gc_paused():  # unpickling builds as many objects as parsing
-                    old = pending.result()
-            except BrokenProcessPool:
-                old = _parse(base)
-    except OSError:  # no process could be started
-        return [_parse(base), _parse(head)]
-    return [old, new]
-
-
-# --- rendering ----------------------------------------------------------------------------------
-
-
-def _limits_json(limits: Limits | None) -> dict[str, float | int] | None:
-    if limits is None:
-        return None
-    return {"cpus": limits.cpus, "memory_gib": limits.memory_gib, "storage_gib": limits.storage_gib}
-
-
-def render_json(diff: FleetDiff) -> str:
-    """The diff as JSON; every key is always present, money is a string with two decimals."""
-    counts = diff.count()
-    doc: dict[str, Any] = {
-        "base": diff.base,
-        "head": diff.head,
-        "destructive": [{"tenant": f.tenant, "reason": f.reason, "message": f.message} for f in diff.destructive],
-        "affected_shards": list(diff.affected_shards),
-        "summary": {"tenants_changed": len(diff.tenants), **counts, "settings_changed": len(diff.settings)},
-        "cost": {
-            "base_monthly": money(diff.base_cost),
-            "head_monthly": money(diff.head_cost),
-            "delta": money(diff.cost_delta),
-            "rule": COST_RULE,
-        },
-        "tenants": [
-            {
-                "id": c.id,
-                "kind": c.kind,
-                "old_state": c.old_state,
-                "new_state": c.new_state,
-                "old_shard": c.old_shard,
-                "new_shard": c.new_shard,
-                "changes": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields],
-                "old_limits": _limits_json(c.old_limits),
-                "new_limits": _limits_json(c.new_limits),
-                "old_cost": money(c.old_cost),
-                "new_cost": money(c.new_cost),
-                "cost_delta": money(c.cost_delta),
-            }
-            for c in diff.tenants
-        ],
-        "settings": [{"path": s.path, "old": s.old, "new": s.new, "shards": list(s.shards)} for s in diff.settings],
-    }
-    return json.dumps(doc, indent=2) + "\n"
-
-
-def _cell(value: Value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return ", ".join(_cell(item) for item in value) or "[]"
-    return str(value)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _limits_md(limits: Limits | None) -> str:
-    if limits is None:
-        return "—"
-    return f"{limits.cpus:g} / {limits.memory_gib:g} / {limits.storage_gib:g}"
-
-
-def _details(change: TenantChange) -> str:
-    if change.kind == "added":
-        return f"new on {change.new_shard} ({change.new_state})"
-    if change.kind == "removed":
-        return f"line removed ({change.old_state})"
-    # A new plan brings its own settings and price; the plan's name says it (the JSON lists them).
-    implied = {"state", *PLAN_SETTINGS, "monthly_price"} if change.field("plan") else {"state"}
-    parts = [f"{f.field} {_cell(f.old)} → {_cell(f.new)}" for f in change.fields if f.field not in implied]
-    state = f"{change.old_state} → {change.new_state}" if change.old_state != change.new_state else ""
-    return "; ".join(p for p in (state, *parts) if p) or "limits or price"
-
-
-def _limits_cell(change: TenantChange) -> str:
-    if change.old_limits == change.new_limits:
-        return _limits_md(change.new_limits)
-    return f"{_limits_md(change.old_limits)} → {_limits_md(change.new_limits)}"
-
-
-def _cost_cell(change: TenantChange) -> str:
-    if change.old_cost == change.new_cost:
-        return money_md(change.new_cost)
-    return f"{money_md(change.old_cost)} → {money_md(change.new_cost)} ({money_md(change.cost_delta, sign=True)})"
-
-
-def _ordered(changes: Iterable[TenantChange]) -> list[TenantChange]:
-    """Removed first (the riskiest), then as the kinds are listed, by id within a kind."""
-    rank: dict[ChangeKind, int] = {
-        "removed": 0,
-        "offboarded": 1,
-        "changed": 2,
-        "suspended": 3,
-        "resumed": 4,
-        "added": 5,
-    }
-    return sorted(changes, key=lambda c: (rank[c.kind], c.id))
-
-
-def render_markdown(diff: FleetDiff, *, max_rows: int | None = 300) -> str:
-    """A pull-request comment: destructive warnings, summary, table of tenant changes, settings,
-    affected stacks, cost delta, and the cost rule as a footnote. ``max_rows`` caps the table
-    (``None``: every row); the JSON form always has every change."""
-    counts = diff.count()
-    out = [f"### Tenant diff: `{_md(diff.base)}` → `{_md(diff.head)}`", ""]
-    if diff.destructive:
-        n = len(diff.destructive)
-        out += [
-            "> [!CAUTION]",
-            f"> **Destructive: {n} finding{'s' if n != 1 else ''}.** Each needs its documented migration "
-            "(`tenantctl diff` exits 2).",
-            ">",
-            *(f"> - **{f.tenant}** ({f.reason}): {_md(f.message)}" for f in diff.destructive),
-            "",
-        ]
-    if diff.tenants:
-        kinds = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
-        summary = f"**{len(diff.tenants)} tenant{'s' if len(diff.tenants) != 1 else ''} change** ({kinds})"
-    else:
-        summary = "**No tenant changes**"
-    if diff.settings:
-        summary += f", {len(diff.settings)} setting{'s' if len(diff.settings) != 1 else ''}"
-    stacks = ", ".join(f"`{s}`" for s in diff.affected_shards) or "none"
-    out += [f"{summary}; cost {money_md(diff.cost_delta, sign=True)} / month[^cost]; stacks: {stacks}", ""]
-    if diff.tenants:
-        out += [
-            "| tenant | change | details | limits: CPUs / memory GiB / storage GiB | cost / month |",
-            "|---|---|---|---|--:|",
-        ]
-        rows = _ordered(diff.tenants)
-        shown = rows if max_rows is None else rows[:max_rows]
-        for c in shown:
-            out.append(f"| {c.id} | {c.kind} | {_md(_details(c))} | {_limits_cell(c)} | {_cost_cell(c)} |")
-        if len(shown) < len(rows):
-            out.append(f"| … | | {len(rows) - len(shown)} more tenants: see `--format json` | | |")
-        out.append("")
-    if diff.settings:
-        out += ["| setting | old | new | stacks |", "|---|---|---|---|"]
-        for item in diff.settings:
-            used_by = ", ".join(item.shards) or "none"
-            out.append(f"| `{_md(item.path)}` | {_md(_cell(item.old))} | {_md(_cell(item.new))} | {used_by} |")
-        out.append("")
-    out += [
-        f"**Monthly cost delta: {money_md(diff.cost_delta, sign=True)}** "
-        f"({money_md(diff.base_cost)} → {money_md(diff.head_cost)})",
-        "",
-        f"**Affected stacks:** {stacks}",
-        "",
-        f"[^cost]: {COST_RULE}",
-        "",
-    ]
-    return "\n".join(out)

@@ -8,20 +8,20 @@ here: ``secret_env`` names which secret fills which variable.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from . import openclaw
+from .contract import SecretRef, TenantState
 from .edge_config import Route, render_edge_config
 from .labels import MANAGED_BY, fixed_labels, owner_labels
 from .model import DockerTarget, Fleet, Tenant
+from .resolved import DockerTenant, resolve_all
 
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
 EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
 NOBODY = "65534:65534"
-
-SecretRef = Literal["gateway_token", "provider_key"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class ContainerSpec:
     env: Mapping[str, str]
     secret_env: Mapping[str, SecretRef]
     cpus: float
-    memory_mb: int
+    memory_mib: int
     pids_limit: int
     read_only: bool
     tmpfs: Mapping[str, str]
@@ -108,7 +108,7 @@ class ContainerSpec:
 class TenantDockerSpec:
     tenant_id: str
     plan: str
-    state: str
+    state: TenantState
     shard: str
     url: str
     network: NetworkSpec | None
@@ -157,60 +157,39 @@ def edge_name(target_name: str) -> str:
     return f"openclaw-edge-{target_name}"
 
 
-def docker_target(fleet: Fleet, tenant: Tenant) -> DockerTarget:
-    return fleet.target_as(tenant.target, DockerTarget)
-
-
 # An internal network still gives the host an address on the bridge, through which containers reach
 # every host service listening on all interfaces; without that address the host is out of reach.
 NO_HOST_ADDRESS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 
 
-def network_spec(fleet: Fleet, tenant: Tenant) -> NetworkSpec:
+def network_spec(tenant: DockerTenant) -> NetworkSpec:
     # Separate bridges keep tenants apart; with egress `none` nothing outside the bridge is reachable.
-    closed = docker_target(fleet, tenant).egress == "none"
+    closed = tenant.target.egress == "none"
     return NetworkSpec(
         network_name(tenant.id),
         internal=closed,
-        labels=fixed_labels(tenant),
+        labels=fixed_labels(tenant.tenant),
         options=NO_HOST_ADDRESS if closed else {},
     )
 
 
-def volume_spec(fleet: Fleet, tenant: Tenant) -> VolumeSpec:
-    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant))
+def volume_spec(tenant: DockerTenant) -> VolumeSpec:
+    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant.tenant))
 
 
-def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
-    target = docker_target(fleet, tenant)
-    return openclaw.render_config(
-        openclaw.gateway_config(
-            fleet.url(tenant), target.address_pools, tenant.model_provider, fleet.plans[tenant.plan].profile
-        )
-    )
-
-
-def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
-    limits = fleet.limits(tenant)
-    plan = fleet.plans[tenant.plan]
+def container_spec(tenant: DockerTenant) -> ContainerSpec:
     return ContainerSpec(
         name=container_name(tenant.id),
-        image=openclaw.image(fleet.images.openclaw, fleet.version_of(tenant)),
+        image=tenant.image,
         command=openclaw.COMMAND,
         entrypoint=None,
         working_dir=openclaw.WORKDIR,
         user=f"{openclaw.UID}:{openclaw.GID}",
-        env={
-            **openclaw.environment(limits.memory_gib),
-            openclaw.CONFIG_ENV: gateway_config_text(fleet, tenant),
-        },
-        secret_env={
-            openclaw.TOKEN_ENV: "gateway_token",
-            openclaw.PROVIDER_KEY_ENV[tenant.model_provider]: "provider_key",
-        },
-        cpus=limits.cpus,
-        memory_mb=int(limits.memory_gib * 1024),
-        pids_limit=plan.pids_limit,
+        env={**openclaw.environment(tenant.memory_mib), openclaw.CONFIG_ENV: tenant.gateway_config_text},
+        secret_env=tenant.secret_env,
+        cpus=tenant.limits.cpus,
+        memory_mib=tenant.memory_mib,
+        pids_limit=tenant.plan.pids_limit,
         read_only=True,
         tmpfs={openclaw.TMP_DIR: "rw,noexec,nosuid,size=256m"},
         networks=(network_name(tenant.id),),
@@ -227,44 +206,47 @@ def container_spec(fleet: Fleet, tenant: Tenant) -> ContainerSpec:
             # the container ("start interval requires API version 1.44").
             start_interval_s=0,
         ),
-        labels=owner_labels(tenant),
+        labels=owner_labels(tenant.tenant),
         hostname=container_name(tenant.id),
     )
 
 
-def route_spec(fleet: Fleet, tenant: Tenant) -> Route:
-    plan = fleet.plans[tenant.plan]
+def route_spec(tenant: DockerTenant) -> Route:
     return Route(
         tenant_id=tenant.id,
-        host=f"{tenant.id}.{fleet.domain}",
+        host=tenant.host,
         upstream=f"{container_name(tenant.id)}:{openclaw.PORT}",
-        plan=tenant.plan,
-        rate_limit_rps=plan.rate_limit_rps,
-        burst=plan.burst,
+        plan=tenant.tenant.plan,
+        rate_limit_rps=tenant.plan.rate_limit_rps,
+        burst=tenant.plan.burst,
     )
 
 
-def tenant_spec(fleet: Fleet, tenant: Tenant) -> TenantDockerSpec:
+def tenant_spec(tenant: DockerTenant) -> TenantDockerSpec:
     """Active: everything; suspended: no container or route; offboarded: only the data volume."""
-    active = tenant.state == "active"
+    entry = tenant.tenant
+    active = entry.state == "active"
     return TenantDockerSpec(
-        tenant_id=tenant.id,
-        plan=tenant.plan,
-        state=tenant.state,
-        shard=tenant.shard,
-        url=fleet.url(tenant),
-        network=network_spec(fleet, tenant) if tenant.live else None,
-        volume=volume_spec(fleet, tenant),
-        container=container_spec(fleet, tenant) if active else None,
-        route=route_spec(fleet, tenant) if active else None,
+        tenant_id=entry.id,
+        plan=entry.plan,
+        state=entry.state,
+        shard=entry.shard,
+        url=tenant.url,
+        network=network_spec(tenant) if entry.live else None,
+        volume=volume_spec(tenant),
+        container=container_spec(tenant) if active else None,
+        route=route_spec(tenant) if active else None,
     )
 
 
-def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> EdgeSpec:
+def _active_on(target_name: str, tenants: Sequence[DockerTenant]) -> list[DockerTenant]:
+    return [t for t in tenants if t.tenant.target == target_name and t.tenant.state == "active"]
+
+
+def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> EdgeSpec:
     """The one edge proxy of a Docker target, routing exactly its active tenants."""
     target = fleet.target_as(target_name, DockerTarget)
-    active = tuple(t for t in tenants if t.target == target_name and t.state == "active")
-    routes = tuple(route_spec(fleet, t) for t in sorted(active, key=lambda t: t.id))
+    routes = tuple(route_spec(t) for t in sorted(_active_on(target_name, tenants), key=lambda t: t.id))
     labels = {
         "app.kubernetes.io/managed-by": MANAGED_BY,
         "openclaw.io/component": "edge",
@@ -282,7 +264,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
         env={},
         secret_env={},
         cpus=1.0,
-        memory_mb=512,
+        memory_mib=512,
         pids_limit=256,
         # nginx.conf arrives as an upload and is rewritten on route changes: both need a writable root.
         read_only=False,
@@ -306,19 +288,15 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> Ed
     )
 
 
-def target_images(fleet: Fleet, target_name: str, tenants: tuple[Tenant, ...]) -> tuple[str, ...]:
+def target_images(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> tuple[str, ...]:
     """Every image a Docker target runs: its edge proxy's and its active tenants' channels."""
-    versions = {fleet.version_of(t) for t in tenants if t.target == target_name and t.state == "active"}
-    gateways = (openclaw.image(fleet.images.openclaw, v) for v in sorted(versions))
-    return (fleet.images.proxy, *gateways)
+    return (fleet.images.proxy, *sorted({t.image for t in _active_on(target_name, tenants)}))
 
 
 def fleet_specs(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, Any]:
     """Everything the Docker targets of a set of tenants get, keyed for rendering."""
-    docker_targets = sorted({t.target for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)})
+    on_docker = resolve_all(fleet, tenants, DockerTenant)
     return {
-        "tenants": [
-            to_data(tenant_spec(fleet, t)) for t in tenants if isinstance(fleet.targets[t.target], DockerTarget)
-        ],
-        "edges": [to_data(edge_spec(fleet, name, tenants)) for name in docker_targets],
+        "tenants": [to_data(tenant_spec(t)) for t in on_docker],
+        "edges": [to_data(edge_spec(fleet, name, on_docker)) for name in sorted({t.tenant.target for t in on_docker})],
     }

@@ -17,8 +17,11 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from . import openclaw
+from .contract import GATEWAY_TOKEN, SecretRef, TenantState
 from .labels import owner_labels
-from .model import Fleet, KubernetesTarget, Tenant
+from .model import Fleet, Tenant
+from .resolved import KubernetesTenant, resolve_all
+from .units import cpu_quantity, gib_quantity, mib_quantity
 
 APP = "openclaw"
 SERVICE_ACCOUNT = "openclaw"
@@ -40,9 +43,9 @@ class TenantManifests:
 
     tenant_id: str
     namespace: str
-    state: str
+    state: TenantState
     objects: tuple[tuple[str, Manifest], ...]
-    secret_env: Mapping[str, str]  # Secret key → generated value it holds ("gateway_token", ...)
+    secret_env: Mapping[str, SecretRef]  # Secret key → generated value it holds ("gateway_token", ...)
 
     def get(self, role: str) -> Manifest | None:
         return dict(self.objects).get(role)
@@ -52,60 +55,40 @@ def namespace_name(tenant_id: str) -> str:
     return f"tenant-{tenant_id}"
 
 
-def k8s_target(fleet: Fleet, tenant: Tenant) -> KubernetesTarget:
-    return fleet.target_as(tenant.target, KubernetesTarget)
+def _meta(tenant: KubernetesTenant, name: str, labels: Mapping[str, str] | None = None, **extra: Any) -> Manifest:
+    """Metadata of an object in the tenant's namespace; labelled with the tenant's own labels by default."""
+    own = owner_labels(tenant.tenant) if labels is None else labels
+    return {"name": name, "namespace": namespace_name(tenant.id), "labels": dict(own), **extra}
 
 
-def quantity_cpu(cpus: float) -> str:
-    return f"{round(cpus * 1000)}m"
-
-
-def quantity_gib(gib: float) -> str:
-    mib = round(gib * 1024)
-    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
-
-
-def _meta(name: str, namespace: str, labels: Mapping[str, str], **extra: Any) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": dict(labels), **extra}
-
-
-def _selector(tenant: Tenant) -> dict[str, str]:
+def _selector(tenant: KubernetesTenant) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "openclaw.io/tenant": tenant.id}
 
 
-def gateway_config_text(fleet: Fleet, tenant: Tenant) -> str:
-    target = k8s_target(fleet, tenant)
-    return openclaw.render_config(
-        openclaw.gateway_config(
-            fleet.url(tenant), target.trusted_proxies, tenant.model_provider, fleet.plans[tenant.plan].profile
-        )
-    )
-
-
-def namespace(tenant: Tenant) -> Manifest:
+def namespace(tenant: KubernetesTenant) -> Manifest:
     # Pod Security Admission "restricted", enforced and also reported.
     psa = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "audit", "warn")}
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace_name(tenant.id), "labels": {**owner_labels(tenant), **psa}},
+        "metadata": {"name": namespace_name(tenant.id), "labels": {**owner_labels(tenant.tenant), **psa}},
     }
 
 
-def resource_quota(fleet: Fleet, tenant: Tenant) -> Manifest:
-    limits = fleet.limits(tenant)
-    ns = namespace_name(tenant.id)
+def resource_quota(tenant: KubernetesTenant) -> Manifest:
+    cpus = tenant.limits.cpus
+    pods_memory = mib_quantity(tenant.memory_mib * PODS_PER_TENANT)
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": _meta("tenant-quota", ns, owner_labels(tenant)),
+        "metadata": _meta(tenant, "tenant-quota"),
         "spec": {
             "hard": {
-                "requests.cpu": quantity_cpu(limits.cpus),
-                "limits.cpu": quantity_cpu(limits.cpus * PODS_PER_TENANT),
-                "requests.memory": quantity_gib(limits.memory_gib * PODS_PER_TENANT),
-                "limits.memory": quantity_gib(limits.memory_gib * PODS_PER_TENANT),
-                "requests.storage": quantity_gib(limits.storage_gib),
+                "requests.cpu": cpu_quantity(cpus),
+                "limits.cpu": cpu_quantity(cpus * PODS_PER_TENANT),
+                "requests.memory": pods_memory,
+                "limits.memory": pods_memory,
+                "requests.storage": gib_quantity(tenant.limits.storage_gib),
                 "persistentvolumeclaims": "1",
                 "pods": str(PODS_PER_TENANT),
                 "services": "1",
@@ -116,21 +99,21 @@ def resource_quota(fleet: Fleet, tenant: Tenant) -> Manifest:
     }
 
 
-def _resources(fleet: Fleet, tenant: Tenant) -> dict[str, dict[str, str]]:
-    limits = fleet.limits(tenant)
-    memory = quantity_gib(limits.memory_gib)
+def _resources(tenant: KubernetesTenant) -> dict[str, dict[str, str]]:
+    cpus = tenant.limits.cpus
+    memory = mib_quantity(tenant.memory_mib)
     return {
-        "requests": {"cpu": quantity_cpu(limits.cpus * CPU_REQUEST_FRACTION), "memory": memory},
-        "limits": {"cpu": quantity_cpu(limits.cpus), "memory": memory},
+        "requests": {"cpu": cpu_quantity(cpus * CPU_REQUEST_FRACTION), "memory": memory},
+        "limits": {"cpu": cpu_quantity(cpus), "memory": memory},
     }
 
 
-def limit_range(fleet: Fleet, tenant: Tenant) -> Manifest:
-    res = _resources(fleet, tenant)
+def limit_range(tenant: KubernetesTenant) -> Manifest:
+    res = _resources(tenant)
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": _meta("tenant-limits", namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, "tenant-limits"),
         "spec": {
             "limits": [
                 {
@@ -141,25 +124,25 @@ def limit_range(fleet: Fleet, tenant: Tenant) -> Manifest:
                 },
                 {
                     "type": "PersistentVolumeClaim",
-                    "max": {"storage": quantity_gib(fleet.limits(tenant).storage_gib)},
+                    "max": {"storage": gib_quantity(tenant.limits.storage_gib)},
                 },
             ]
         },
     }
 
 
-def default_deny(tenant: Tenant) -> Manifest:
+def default_deny(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta("default-deny", namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, "default-deny"),
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
     }
 
 
-def gateway_traffic(fleet: Fleet, tenant: Tenant) -> Manifest:
+def gateway_traffic(tenant: KubernetesTenant) -> Manifest:
     """In: only the ingress controller, on the gateway port. Out: cluster DNS and the providers."""
-    target = k8s_target(fleet, tenant)
+    target = tenant.target
     egress: list[dict[str, Any]] = [
         {
             "to": [
@@ -181,7 +164,7 @@ def gateway_traffic(fleet: Fleet, tenant: Tenant) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta("gateway-traffic", namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, "gateway-traffic"),
         "spec": {
             "podSelector": {"matchLabels": _selector(tenant)},
             "policyTypes": ["Ingress", "Egress"],
@@ -207,53 +190,45 @@ def _ip_block(cidr: str, excluded: tuple[str, ...]) -> dict[str, Any]:
     return {"ipBlock": {"cidr": cidr, "except": inside} if inside else {"cidr": cidr}}
 
 
-def service_account(tenant: Tenant) -> Manifest:
+def service_account(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(SERVICE_ACCOUNT, namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, SERVICE_ACCOUNT),
         "automountServiceAccountToken": False,
     }
 
 
-def secret_env(tenant: Tenant) -> dict[str, str]:
-    return {
-        openclaw.TOKEN_ENV: "gateway_token",
-        openclaw.PROVIDER_KEY_ENV[tenant.model_provider]: "provider_key",
-    }
-
-
-def secret(tenant: Tenant) -> Manifest:
+def secret(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _meta(SECRET, namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, SECRET),
         "type": "Opaque",
-        "stringData": {key: REDACTED.format(ref=ref) for key, ref in secret_env(tenant).items()},
+        "stringData": {key: REDACTED.format(ref=ref) for key, ref in tenant.secret_env.items()},
     }
 
 
-def config_map(tenant: Tenant, config: str) -> Manifest:
+def config_map(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(CONFIG_MAP, namespace_name(tenant.id), owner_labels(tenant)),
-        "data": {CONFIG_KEY: config},
+        "metadata": _meta(tenant, CONFIG_MAP),
+        "data": {CONFIG_KEY: tenant.gateway_config_text},
     }
 
 
-def pvc(fleet: Fleet, tenant: Tenant) -> Manifest:
-    target = k8s_target(fleet, tenant)
+def pvc(tenant: KubernetesTenant) -> Manifest:
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": quantity_gib(fleet.limits(tenant).storage_gib)}},
+        "resources": {"requests": {"storage": gib_quantity(tenant.limits.storage_gib)}},
     }
-    if target.storage_class is not None:
-        spec["storageClassName"] = target.storage_class
+    if tenant.target.storage_class is not None:
+        spec["storageClassName"] = tenant.target.storage_class
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": _meta(PVC, namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, PVC),
         "spec": spec,
     }
 
@@ -267,12 +242,10 @@ def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
-    """``config`` is the ConfigMap's openclaw.json: its checksum rolls the pod when it changes."""
-    target = k8s_target(fleet, tenant)
-    limits = fleet.limits(tenant)
+def deployment(tenant: KubernetesTenant) -> Manifest:
+    """The pod carries the checksum of the ConfigMap's openclaw.json: a changed config rolls it."""
     env: list[dict[str, Any]] = [
-        {"name": k, "value": v} for k, v in sorted(openclaw.environment(limits.memory_gib).items())
+        {"name": k, "value": v} for k, v in sorted(openclaw.environment(tenant.memory_mib).items())
     ]
     env.append(
         {
@@ -284,9 +257,9 @@ def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
     env += [
         {
             "name": key,
-            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key, "optional": ref != "gateway_token"}},
+            "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key, "optional": ref != GATEWAY_TOKEN}},
         }
-        for key, ref in secret_env(tenant).items()
+        for key, ref in tenant.secret_env.items()
     ]
     pod_spec: dict[str, Any] = {
         "serviceAccountName": SERVICE_ACCOUNT,
@@ -302,13 +275,13 @@ def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
         "containers": [
             {
                 "name": "gateway",
-                "image": openclaw.image(fleet.images.openclaw, fleet.version_of(tenant)),
+                "image": tenant.image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": list(openclaw.COMMAND),
                 "workingDir": openclaw.WORKDIR,
                 "env": env,
                 "ports": [{"name": "http", "containerPort": openclaw.PORT, "protocol": "TCP"}],
-                "resources": _resources(fleet, tenant),
+                "resources": _resources(tenant),
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": openclaw.UID,
@@ -333,17 +306,17 @@ def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         ],
     }
-    runtime_class = target.runtime_class.get(tenant.plan)
+    runtime_class = tenant.target.runtime_class.get(tenant.tenant.plan)
     if runtime_class is not None:
         pod_spec["runtimeClassName"] = runtime_class
-    labels = {**owner_labels(tenant), **_selector(tenant)}
-    checksum = hashlib.sha256(config.encode()).hexdigest()
+    labels = {**owner_labels(tenant.tenant), **_selector(tenant)}
+    checksum = hashlib.sha256(tenant.gateway_config_text.encode()).hexdigest()
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(APP, namespace_name(tenant.id), labels),
+        "metadata": _meta(tenant, APP, labels),
         "spec": {
-            "replicas": 1 if tenant.state == "active" else 0,
+            "replicas": 1 if tenant.tenant.state == "active" else 0,
             # One gateway owns the state volume at a time: stop the old pod before the new one starts.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": _selector(tenant)},
@@ -355,11 +328,11 @@ def deployment(fleet: Fleet, tenant: Tenant, config: str) -> Manifest:
     }
 
 
-def service(tenant: Tenant) -> Manifest:
+def service(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(APP, namespace_name(tenant.id), owner_labels(tenant)),
+        "metadata": _meta(tenant, APP),
         "spec": {
             "type": "ClusterIP",
             "selector": _selector(tenant),
@@ -368,10 +341,8 @@ def service(tenant: Tenant) -> Manifest:
     }
 
 
-def ingress(fleet: Fleet, tenant: Tenant) -> Manifest:
-    target = k8s_target(fleet, tenant)
-    plan = fleet.plans[tenant.plan]
-    host = fleet.host(tenant)
+def ingress(tenant: KubernetesTenant) -> Manifest:
+    target, plan, host = tenant.target, tenant.plan, tenant.host
     annotations = {
         "nginx.ingress.kubernetes.io/limit-rps": str(plan.rate_limit_rps),
         "nginx.ingress.kubernetes.io/limit-burst-multiplier": str(max(1, plan.burst // plan.rate_limit_rps)),
@@ -407,38 +378,37 @@ def ingress(fleet: Fleet, tenant: Tenant) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _meta(APP, namespace_name(tenant.id), owner_labels(tenant), annotations=annotations),
+        "metadata": _meta(tenant, APP, annotations=annotations),
         "spec": spec,
     }
 
 
-def tenant_manifests(fleet: Fleet, tenant: Tenant) -> TenantManifests:
+def tenant_manifests(tenant: KubernetesTenant) -> TenantManifests:
     """Suspended: the deployment scales to zero. Offboarded: workload, service and ingress go;
     namespace, data and secret stay (deleting a namespace would delete its volume claims)."""
-    config = gateway_config_text(fleet, tenant)
     objects: list[tuple[str, Manifest]] = [
         ("namespace", namespace(tenant)),
-        ("quota", resource_quota(fleet, tenant)),
-        ("limits", limit_range(fleet, tenant)),
+        ("quota", resource_quota(tenant)),
+        ("limits", limit_range(tenant)),
         ("default-deny", default_deny(tenant)),
-        ("gateway-traffic", gateway_traffic(fleet, tenant)),
+        ("gateway-traffic", gateway_traffic(tenant)),
         ("service-account", service_account(tenant)),
         ("secret", secret(tenant)),
-        ("config", config_map(tenant, config)),
-        ("state", pvc(fleet, tenant)),
+        ("config", config_map(tenant)),
+        ("state", pvc(tenant)),
     ]
-    if tenant.state != "offboarded":
+    if tenant.tenant.state != "offboarded":
         objects += [
-            ("deployment", deployment(fleet, tenant, config)),
+            ("deployment", deployment(tenant)),
             ("service", service(tenant)),
-            ("ingress", ingress(fleet, tenant)),
+            ("ingress", ingress(tenant)),
         ]
     return TenantManifests(
         tenant_id=tenant.id,
         namespace=namespace_name(tenant.id),
-        state=tenant.state,
+        state=tenant.tenant.state,
         objects=tuple(objects),
-        secret_env=secret_env(tenant),
+        secret_env=tenant.secret_env,
     )
 
 
@@ -450,11 +420,10 @@ def render_manifests(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, str
     yaml.version = (1, 1)
     yaml.representer.ignore_aliases = lambda _data: True
     rendered: dict[str, str] = {}
-    for tenant in tenants:
-        if not isinstance(fleet.targets[tenant.target], KubernetesTarget):
-            continue
+    for tenant in resolve_all(fleet, tenants, KubernetesTenant):
         buffer = io.StringIO()
-        yaml.dump_all([manifest for _, manifest in tenant_manifests(fleet, tenant).objects], buffer)
+        yaml.dump_all([manifest for _, manifest in tenant_manifests(tenant).objects], buffer)
         body = re.sub(r"^%YAML 1\.1\n", "", buffer.getvalue(), flags=re.MULTILINE)
-        rendered[tenant.id] = f"# tenant {tenant.id} ({tenant.state}); generated by openclaw-tenants\n" + body
+        state = tenant.tenant.state
+        rendered[tenant.id] = f"# tenant {tenant.id} ({state}); generated by openclaw-tenants\n" + body
     return rendered

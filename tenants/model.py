@@ -486,15 +486,23 @@ class Fleet(Frozen):
         return tuple(sorted({t.shard for t in self.tenants}))
 
     def host(self, tenant: Tenant) -> str:
-        """The tenant's public host name; a cluster may serve its own domain."""
-        target = self.targets[tenant.target]
-        domain = target.domain if isinstance(target, KubernetesTarget) and target.domain else self.domain
-        return f"{tenant.id}.{domain}"
+        return public_host(tenant.id, self.domain, self.targets[tenant.target])
 
     def url(self, tenant: Tenant) -> str:
         target = self.targets[tenant.target]
-        if isinstance(target, KubernetesTarget):
-            scheme = "http" if target.tls.mode == "none" else "https"
-            return f"{scheme}://{self.host(tenant)}"
-        port = "" if target.edge.port == 80 else f":{target.edge.port}"
-        return f"http://{self.host(tenant)}{port}"
+        return public_url(public_host(tenant.id, self.domain, target), target)
+
+
+def public_host(tenant_id: str, fleet_domain: str, target: DockerTarget | KubernetesTarget) -> str:
+    """A tenant's public host name; a cluster may serve its own domain."""
+    domain = target.domain if isinstance(target, KubernetesTarget) and target.domain else fleet_domain
+    return f"{tenant_id}.{domain}"
+
+
+def public_url(host: str, target: DockerTarget | KubernetesTarget) -> str:
+    """Where a tenant is reached: a cluster's ingress (https with TLS), or a Docker host's edge port."""
+    if isinstance(target, KubernetesTarget):
+        scheme = "http" if target.tls.mode == "none" else "https"
+        return f"{scheme}://{host}"
+    port = "" if target.edge.port == 80 else f":{target.edge.port}"
+    return f"http://{host}{port}"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .contract import GATEWAY_TOKEN, PROVIDER_KEY, SecretRef
 from .model import ModelProvider, Profile
 
 PORT = 18789
@@ -57,11 +58,12 @@ def image(repository: str, version: str) -> str:
     return f"{repository}:{version}"
 
 
-def heap_mib(memory_gib: float) -> int:
-    return int(memory_gib * 1024 * HEAP_FRACTION)
+def heap_mib(memory_mib: int) -> int:
+    """Node's old-space limit for a container of ``memory_mib``, in whole MiB."""
+    return int(memory_mib * HEAP_FRACTION)
 
 
-def environment(memory_gib: float) -> dict[str, str]:
+def environment(memory_mib: int) -> dict[str, str]:
     """Plain (non-secret) environment of a tenant gateway; the config arrives in CONFIG_ENV."""
     return {
         "HOME": HOME,
@@ -71,8 +73,13 @@ def environment(memory_gib: float) -> dict[str, str]:
         "XDG_CACHE_HOME": f"{STATE_DIR}/cache",
         "OPENCLAW_DISABLE_BONJOUR": "1",
         "OPENCLAW_NO_AUTO_UPDATE": "1",
-        "NODE_OPTIONS": f"--max-old-space-size={heap_mib(memory_gib)}",
+        "NODE_OPTIONS": f"--max-old-space-size={heap_mib(memory_mib)}",
     }
+
+
+def secret_environment(provider: ModelProvider) -> dict[str, SecretRef]:
+    """Which generated secret fills which variable: the token always, the provider's key by its name."""
+    return {TOKEN_ENV: GATEWAY_TOKEN, PROVIDER_KEY_ENV[provider]: PROVIDER_KEY}
 
 
 # Bundled provider plugins by model provider; Kimi's (Moonshot) is not bundled with the gateway.

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_FILE = ROOT / "tenants.yaml"
+from harness.paths import EXAMPLE_FLEET_FILE
+from tenants.contract import TENANT_STATES
+
 CLUSTER = "cluster-eu"
-STATES = ("active", "suspended", "offboarded")
 # Added to the state variants so every plan (basic, pro, enterprise) runs on the cluster.
 ENTERPRISE_TENANT = "wayne"
 # Valid label values that are booleans to a YAML 1.1 reader unless the renderer quotes them.
@@ -36,7 +35,7 @@ def _yaml() -> YAML:
 def edited(*edits: Edit, text: str | None = None) -> str:
     """The example fleet text (or `text`) with each edit applied to its round-trip tree."""
     yaml = _yaml()
-    data = yaml.load(EXAMPLE_FILE.read_text() if text is None else text)
+    data = yaml.load(EXAMPLE_FLEET_FILE.read_text() if text is None else text)
     for edit in edits:
         edit(data)
     buffer = io.StringIO()
@@ -113,7 +112,7 @@ VARIANTS: dict[str, str] = {
     "tls-none": edited(set_cluster(tls={"mode": "none"})),
     # Tenant label values a YAML 1.1 reader would take for booleans unless quoted.
     "yaml11-labels": edited(yaml11_label_values),
-    **{state: edited(add_enterprise_tenant, all_cluster_tenants(state)) for state in STATES},
+    **{state: edited(add_enterprise_tenant, all_cluster_tenants(state)) for state in TENANT_STATES},
 }
 
 # Every role a live tenant's manifests have, in apply order (the logical-name suffixes).

@@ -13,13 +13,13 @@ import docker
 import docker.errors
 import pytest
 
+from harness.deployment import ENGINE_BIN, Deployment, Fleetside
+from harness.gateway_client import started
+from harness.waiting import wait_until
 from tenants.load import load_fleet
 from tenants.model import Fleet
 
 from ..conftest import READY_TIMES, TIMINGS
-from ..engine.deployment import Deployment, Fleetside, require_engine
-from .gateway_client import started
-from .waiting import wait_until
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -31,6 +31,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+def require_engine() -> None:
+    """The engine `make test` builds; without it these tests cannot mean anything."""
+    if not (ENGINE_BIN / "pulumi").exists():
+        pytest.fail(f"no Pulumi engine at {ENGINE_BIN}: run `make pulumi-engine` (make test does)")
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,13 @@ import docker
 import pytest
 from docker.models.containers import Container
 
+from harness.deployment import with_tenant
+from harness.gateway_client import http_get, ws_connect
+from harness.waiting import wait_until
 from tenants import docker_specs as ds
 from tenants.model import Fleet
 
-from ..engine.deployment import with_tenant
 from .conftest import Applied, HostListener, wait_ready
-from .gateway_client import http_get, ws_connect
-from .waiting import wait_until
 
 BASIC, PRO, ENT = "e2e-basic", "e2e-pro", "e2e-ent"
 

@@ -16,14 +16,15 @@ import docker
 import pytest
 from pulumi.automation import CommandError, ConfigValue
 
+from harness.deployment import POLICY_PACK, Deployment, Fleetside, with_tenant
+from harness.gateway_client import http_get, started, ws_connect
+from harness.waiting import wait_until
 from tenants import docker_specs as ds
 from tenants.load import load_fleet
 from tenants.model import Fleet, Overrides
 
 from ..conftest import TIMINGS
-from ..e2e.gateway_client import http_get, started, ws_connect
-from ..e2e.waiting import wait_until
-from .deployment import POLICY_PACK, Deployment, Fleetside, require_engine, with_tenant
+from ..e2e.conftest import require_engine
 
 HERE = Path(__file__).parent
 BOOT_TIMEOUT_S = 240.0
@@ -82,7 +83,7 @@ class TestLifecycle:
     def test_up_brings_every_tenant_to_ready_with_its_own_token(self, stack: Deployment, fleet: Fleet) -> None:
         result = stack.apply(fleet, "engine: first up (2 tenants)")
         assert set(result.tokens) == {A, B}
-        assert result.endpoints[A] == f"http://{A}.localhost:18180"
+        assert result.urls[A] == f"http://{A}.localhost:18180"
         for tenant in (A, B):
             wait_started(fleet, tenant)
             other = B if tenant == A else A

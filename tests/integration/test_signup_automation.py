@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from signup.app import create_app
+from signup.config import ServiceConfig
 from signup.runner import AutomationRunner
-from signup.settings import Settings
 from signup.store import SqliteJobStore
 from tenants.load import load_fleet
 
@@ -88,8 +88,8 @@ def shard() -> Iterator[str]:
     (ROOT / f"Pulumi.{name}.yaml").unlink(missing_ok=True)
 
 
-def settings_for(tmp_path: Path, fleet_file: Path) -> Settings:
-    return Settings(
+def config_for(tmp_path: Path, fleet_file: Path) -> ServiceConfig:
+    return ServiceConfig(
         tokens={"operator": TOKEN},
         project_dir=ROOT,
         fleet_file=fleet_file,
@@ -105,10 +105,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(settings: Settings, shard: str) -> tuple[TestClient, SqliteJobStore]:
-    store = SqliteJobStore(settings.db_path)
-    runner = AutomationRunner(ROOT, fleet_file=settings.fleet_file, shards={shard: shard})
-    return TestClient(create_app(settings, store, runner), headers=AUTH), store
+def serve(config: ServiceConfig, shard: str) -> tuple[TestClient, SqliteJobStore]:
+    store = SqliteJobStore(config.db_path)
+    runner = AutomationRunner(ROOT, fleet_file=config.fleet_file, shards={shard: shard})
+    return TestClient(create_app(config, store, runner), headers=AUTH), store
 
 
 def finished(client: TestClient, job_id: str, timeout: float) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def test_a_failed_real_update_is_reported_and_the_file_stays_valid(tmp_path: Pat
             shard=shard,
         )
     )
-    client, store = serve(settings_for(tmp_path, fleet_file), shard)
+    client, store = serve(config_for(tmp_path, fleet_file), shard)
     with client:
         response = client.post("/v1/tenants", json={"plan": "basic", "model_provider": "kimi"})
         assert response.status_code == 202, response.text
@@ -183,7 +183,7 @@ def test_a_signup_is_deployed_and_its_token_returned_once(tmp_path: Path, backen
             shard=shard,
         )
     )
-    client, store = serve(settings_for(tmp_path, fleet_file), shard)
+    client, store = serve(config_for(tmp_path, fleet_file), shard)
     new_id = f"new-{shard[-6:]}"
     try:
         with client:
@@ -191,7 +191,7 @@ def test_a_signup_is_deployed_and_its_token_returned_once(tmp_path: Path, backen
             assert response.status_code == 202, response.text
             done = finished(client, response.json()["id"], timeout=1200)
             assert done["state"] == "succeeded", done
-            assert done["endpoint"] == f"http://{new_id}.localhost:{port}"
+            assert done["url"] == f"http://{new_id}.localhost:{port}"
             token = done["gateway_token"]
             assert isinstance(token, str) and len(token) == 48
             assert client.get(f"/v1/jobs/{done['id']}").json()["gateway_token"] is None

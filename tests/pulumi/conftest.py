@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import ROOT, ProgramRun, run_program
+from harness.paths import ROOT
+from harness.program_run import ProgramRun, run_program
 
 
 @pytest.fixture(scope="module")

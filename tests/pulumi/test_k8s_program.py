@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import ROOT
+from harness.program_run import ProgramRun, run_program
 from tests.k8s_fleets import ALL_ROLES as ROLES
-
-from .harness import ROOT, ProgramRun, run_program
 
 KUBECONFIG = {"clusterEuKubeconfig": "apiVersion: v1\nkind: Config\n"}
 K8S_SHARD = {"shard": "k8s-example"}
@@ -37,7 +37,7 @@ def test_a_tenant_gets_its_namespace_and_everything_in_it(k8s: ProgramRun) -> No
 
 def test_only_the_shards_tenants_and_cluster_are_deployed(k8s: ProgramRun) -> None:
     assert set(k8s.exports["tenants"]) == {"hooli", "vandelay"}
-    assert k8s.exports["tenants"]["hooli"]["endpoint"] == "https://hooli.eu.tenants.example.com"
+    assert k8s.exports["tenants"]["hooli"]["url"] == "https://hooli.eu.tenants.example.com"
     assert not k8s.of_type("docker:index/container:Container")
     (provider,) = k8s.of_type("pulumi:providers:kubernetes")
     assert provider.name == "cluster-eu-k8s"

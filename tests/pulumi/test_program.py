@@ -8,7 +8,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from .harness import ROOT, ProgramRun, run_program
+from harness.paths import ROOT
+from harness.program_run import ProgramRun, run_program
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -178,7 +179,7 @@ def test_stack_config_overrides_domain_and_edge(tmp_path: Path) -> None:
         ROOT / "tenants.yaml",
         config={**DOCKER_SHARD, "domain": "tenants.example.com", "edgeAddress": "10.0.0.5", "edgePort": "80"},
     )
-    assert run.exports["tenants"]["acme"]["endpoint"] == "http://acme.tenants.example.com"
+    assert run.exports["tenants"]["acme"]["url"] == "http://acme.tenants.example.com"
     assert run.named("edge-local-proxy").inputs["ports"][0] == {
         "internal": 8080,
         "external": 80,

@@ -1,49 +1,38 @@
-"""Fixtures of the signup service tests: a tmp copy of tenants.yaml, settings, a store, the fake runner."""
+"""Fixtures of the signup service tests: a tmp copy of tenants.yaml, the service config, a store, the fake runner."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from harness.fake_runner import FakeRunner
+from harness.signup_service import AUTH, TOKEN, write_example_fleet
+from harness.waiting import wait_until
 from signup.app import create_app
-from signup.settings import Settings
-from signup.store import Job, SqliteJobStore
-
-from .fakes import FakeRunner
+from signup.config import ServiceConfig
+from signup.store import SqliteJobStore
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "operator-token-0123456789abcdef"
 BILLING_TOKEN = "billing-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BILLING = {"Authorization": f"Bearer {BILLING_TOKEN}"}
-
-SMALL_CAPACITY = "      cpus: 8\n      memory_gib: 32\n      networks: 30"
-LARGE_CAPACITY = "      cpus: 128\n      memory_gib: 1024\n      networks: 4096"
 
 
 @pytest.fixture
 def fleet_file(tmp_path: Path) -> Path:
     """The example fleet, with a local Docker host large enough for a few hundred basic tenants."""
-    text = (ROOT / "tenants.yaml").read_text(encoding="utf-8")
-    assert SMALL_CAPACITY in text, "tenants.yaml's local capacity changed; update the signup test fixture"
-    path = tmp_path / "fleet" / "tenants.yaml"
-    path.parent.mkdir()
-    path.write_text(text.replace(SMALL_CAPACITY, LARGE_CAPACITY), encoding="utf-8")
-    return path
+    return write_example_fleet(tmp_path / "fleet" / "tenants.yaml")
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fleet_file: Path) -> Settings:
-    return Settings(
+def config(tmp_path: Path, fleet_file: Path) -> ServiceConfig:
+    return ServiceConfig(
         tokens={"operator": TOKEN, "billing": BILLING_TOKEN},
         project_dir=ROOT,
         fleet_file=fleet_file,
@@ -63,15 +52,15 @@ def runner(fleet_file: Path) -> FakeRunner:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[SqliteJobStore]:
-    store = SqliteJobStore(settings.db_path)
+def store(config: ServiceConfig) -> Iterator[SqliteJobStore]:
+    store = SqliteJobStore(config.db_path)
     yield store
     store.close()
 
 
 @pytest.fixture
-def app(settings: Settings, store: SqliteJobStore, runner: FakeRunner) -> FastAPI:
-    return create_app(settings, store, runner)
+def app(config: ServiceConfig, store: SqliteJobStore, runner: FakeRunner) -> FastAPI:
+    return create_app(config, store, runner)
 
 
 @pytest.fixture
@@ -80,32 +69,16 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def with_settings(settings: Settings, **changes: Any) -> Settings:
-    return replace(settings, **changes)
+def with_config(config: ServiceConfig, **changes: Any) -> ServiceConfig:
+    return replace(config, **changes)
 
 
-@asynccontextmanager
-async def serving(app: FastAPI, headers: dict[str, str] | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (workers) running, behind an async client."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://signup.test", headers=AUTH if headers is None else headers
-        ) as client:
-            yield client
-
-
-def wait_for(store: SqliteJobStore, job_ids: list[str], timeout: float = 20.0) -> list[Job]:
-    """Wait until every job is finished; the jobs, in the given order."""
-    deadline = time.monotonic() + timeout
-    while True:
-        jobs = [store.get(job_id) for job_id in job_ids]
-        if all(job is not None and job.done for job in jobs):
-            return [job for job in jobs if job is not None]
-        if time.monotonic() > deadline:
-            states = sorted({(job.state if job else "missing") for job in jobs})
-            raise AssertionError(f"jobs still unfinished after {timeout} s: states {states}")
-        time.sleep(0.02)
+def eventually(done: Callable[[], bool], failure: str = "condition not reached in time", timeout: float = 20.0) -> None:
+    """Wait until ``done()`` holds; fail with ``failure`` after ``timeout`` seconds."""
+    try:
+        wait_until(done, timeout, interval_s=0.005)
+    except TimeoutError:
+        raise AssertionError(failure) from None
 
 
 def poll_job(client: TestClient, job_id: str, timeout: float = 20.0) -> dict[str, Any]:

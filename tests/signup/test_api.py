@@ -9,9 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from harness.signup_service import AUTH, TOKEN
 from signup.store import SqliteJobStore
-
-from .conftest import AUTH, TOKEN
 
 BASIC = {"plan": "basic", "model_provider": "kimi"}
 

@@ -1,4 +1,4 @@
-"""``tenantctl serve`` as registered by ``signup.cli.register``."""
+"""``tenantctl serve`` as registered by ``tenantctl.serve.register``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from signup.cli import register
+from tenantctl.serve import register
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from harness.signup_service import wait_for
 from signup.store import SqliteJobStore
 from tenants.edit import add_tenant, set_state
 from tenants.load import load_fleet
-
-from .conftest import wait_for
 
 EXISTING = ("acme", "globex", "initech", "umbrella")
 

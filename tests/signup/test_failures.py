@@ -7,11 +7,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pulumi.automation import CommandResult, ConcurrentUpdateError
 
+from harness.fake_runner import FakeRunner, fake_token
 from signup.runner import UpdateError
 from tenants.load import load_fleet
 
 from .conftest import poll_job
-from .fakes import FakeRunner, fake_token
 
 BASIC = {"plan": "basic", "model_provider": "kimi"}
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.fake_runner import FakeRunner
+from harness.signup_service import AUTH
 from signup.app import create_app
-from signup.settings import Settings
+from signup.config import ServiceConfig
 from signup.store import SqliteJobStore
 
-from .conftest import AUTH, poll_job, with_settings
-from .fakes import FakeRunner
+from .conftest import poll_job, with_config
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -21,7 +22,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def test_each_change_is_committed_alone(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config: ServiceConfig, store: SqliteJobStore, fleet_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No identity configured anywhere: the service commits as itself.
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-global-gitconfig"))
@@ -33,7 +34,7 @@ def test_each_change_is_committed_alone(
     (repo / "notes.txt").write_text("someone's unrelated work in progress\n")
     git(repo, "add", "notes.txt")
 
-    app = create_app(with_settings(settings, git_commit=True), store, FakeRunner(fleet_file))
+    app = create_app(with_config(config, git_commit=True), store, FakeRunner(fleet_file))
     with TestClient(app, headers=AUTH) as client:
         job = client.post("/v1/tenants", json={"id": "gitco", "plan": "basic", "model_provider": "kimi"}).json()
         client.post("/v1/tenants/acme/suspend")
@@ -54,9 +55,9 @@ def test_each_change_is_committed_alone(
 
 
 def test_a_failed_commit_is_audited_and_the_change_still_accepted(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path
+    config: ServiceConfig, store: SqliteJobStore, fleet_file: Path
 ) -> None:
-    app = create_app(with_settings(settings, git_commit=True), store, FakeRunner(fleet_file))
+    app = create_app(with_config(config, git_commit=True), store, FakeRunner(fleet_file))
     with TestClient(app, headers=AUTH) as client:
         response = client.post("/v1/tenants", json={"id": "nogit", "plan": "basic", "model_provider": "kimi"})
         assert response.status_code == 202

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,107 +11,39 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from harness.fake_runner import FakeRunner
+from harness.signup_service import serving, wait_for
 from signup.app import create_app
-from signup.service import Accepted, EditQueue, SignupService
-from signup.settings import Settings
+from signup.config import ServiceConfig
+from signup.edit_queue import EditQueue
+from signup.service import SignupService
 from signup.store import SqliteJobStore
-from tenants.edit import DuplicateTenant, Edit, EditError, EditResult, locked
+from tenants.edit import DuplicateTenant, Edit, EditError, EditResult
 from tenants.errors import FleetError
+from tenants.file_lock import locked
 from tenants.load import load_fleet
 
-from .conftest import serving, wait_for, with_settings
-from .fakes import FakeRunner, fake_token
+from .conftest import eventually, with_config
 
-SIGNUPS = 200
-UPDATE_S = 2.0
-EXAMPLE_TENANTS = 6
+WAIT_S = 20.0  # the bound of every wait for another thread
+GATHER_FOREVER_S = 3600.0  # a writer that waited this long would fail the bounded waits instead
 
 
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[int(0.99 * (len(ordered) - 1))]
-
-
-def timed(calls: list[float], method: Callable[..., Accepted]) -> Callable[..., Accepted]:
-    """``method``, recording how long each call takes (the service's own time per request)."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Accepted:
-        started = time.perf_counter()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            calls.append(time.perf_counter() - started)
-
-    return wrapper
-
-
-def test_200_concurrent_signups_share_a_few_writes_and_updates(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path
-) -> None:
-    runner = FakeRunner(fleet_file, duration_s=UPDATE_S)
-    app = create_app(with_settings(settings, batch_window_s=0.2, batch_max_wait_s=5.0), store, runner)
-    service: SignupService = app.state.service
-    in_service: list[float] = []
-    service.create_tenant = timed(in_service, service.create_tenant)  # type: ignore[method-assign]
-    started = time.monotonic()
-
-    async def scenario() -> tuple[list[tuple[float, float, httpx.Response]], list[httpx.Response]]:
-        async with serving(app) as client:
-
-            async def signup(i: int) -> tuple[float, float, httpx.Response]:
-                body = {"plan": "basic", "model_provider": "kimi"}
-                if i % 2 == 0:
-                    body["id"] = f"group-{i:03d}"
-                sent = time.time()
-                response = await client.post("/v1/tenants", json=body)
-                return sent, time.time(), response
-
-            posted = await asyncio.gather(*(signup(i) for i in range(SIGNUPS)))
-            ids = [response.json()["id"] for _, _, response in posted if response.status_code == 202]
-            assert len(ids) == SIGNUPS, [r.text for _, _, r in posted if r.status_code != 202][:3]
-            await asyncio.to_thread(wait_for, store, ids, 40.0)
-            reads = await asyncio.gather(*(client.get(f"/v1/jobs/{job_id}") for job_id in ids))
-        return posted, list(reads)
-
-    posted, reads = asyncio.run(scenario())
-    elapsed = time.monotonic() - started
-
-    jobs = [store.get(response.json()["id"]) for _, _, response in posted]
-    assert all(job is not None and job.state == "succeeded" for job in jobs)
-    assert len(runner.updates) <= 10, f"{len(runner.updates)} updates"
-    assert len({job.update_id for job in jobs if job is not None}) == len(runner.updates)
-    assert runner.overlaps == 0
-
-    # Every edit is in the file, written by far fewer writes than requests.
-    fleet_ids = {t.id for t in load_fleet(fleet_file).tenants}
-    assert len(fleet_ids) == EXAMPLE_TENANTS + SIGNUPS
-    assert {job.tenant_id for job in jobs if job is not None} <= fleet_ids
-    assert sum(service.edits.batches) == SIGNUPS
-    assert len(service.edits.batches) <= SIGNUPS // 4, service.edits.batches
-    for read, job in zip(reads, jobs, strict=True):
-        assert job is not None and read.json()["gateway_token"] == fake_token(job.tenant_id)
-
-    post = [received - sent for sent, received, _ in posted]
-    to_succeeded = [
-        job.finished_at - sent for (sent, _, _), job in zip(posted, jobs, strict=True) if job and job.finished_at
-    ]
-    print(
-        f"\n{SIGNUPS} signups: {len(service.edits.batches)} writes of tenants.yaml "
-        f"(batch sizes {list(service.edits.batches)}), {len(runner.updates)} updates of {UPDATE_S:g} s; "
-        f"POST p50 {statistics.median(post) * 1000:.0f} ms, p99 {p99(post) * 1000:.0f} ms; "
-        f"in the service p50 {statistics.median(in_service) * 1000:.0f} ms, p99 {p99(in_service) * 1000:.0f} ms; "
-        f"to succeeded p50 {statistics.median(to_succeeded):.2f} s, p99 {p99(to_succeeded):.2f} s; "
-        f"wall {elapsed:.1f} s"
-    )
-    # Latency figures are printed here and measured by bench/signup_load.py; what this test holds is
-    # the behaviour behind them: few writes of tenants.yaml and few updates for the whole burst.
+def finished(call: Callable[[], object], meaning: str) -> object:
+    """What ``call`` returns, run in another thread; fails instead of waiting longer than WAIT_S."""
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(WAIT_S)
+    assert result, f"still waiting after {WAIT_S:g} s ({meaning})"
+    return result[0]
 
 
 def test_a_refused_request_in_a_burst_fails_alone_with_the_error_it_gets_alone(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path
+    config: ServiceConfig, store: SqliteJobStore, fleet_file: Path
 ) -> None:
     runner = FakeRunner(fleet_file, duration_s=0.05)
-    app = create_app(settings, store, runner)
+    app = create_app(config, store, runner)
     service: SignupService = app.state.service
 
     async def scenario() -> tuple[httpx.Response, list[httpx.Response], list[str]]:
@@ -165,9 +95,9 @@ def test_a_refused_request_in_a_burst_fails_alone_with_the_error_it_gets_alone(
 
 
 def test_concurrent_requests_with_one_idempotency_key_create_one_job(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path
+    config: ServiceConfig, store: SqliteJobStore, fleet_file: Path
 ) -> None:
-    app = create_app(settings, store, FakeRunner(fleet_file, duration_s=0.05))
+    app = create_app(config, store, FakeRunner(fleet_file, duration_s=0.05))
     body = {"id": "keyed", "plan": "basic", "model_provider": "kimi"}
 
     async def scenario() -> tuple[list[httpx.Response], httpx.Response]:
@@ -197,47 +127,53 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_job(
 
 
 def test_a_lone_edit_is_written_at_once(fleet_file: Path) -> None:
-    queue = EditQueue(fleet_file, lock_timeout_s=5.0, gather_max_s=5.0)
-    started = time.monotonic()
-    outcome = queue.apply(Edit.add({"id": "alone", "plan": "basic"}))
+    queue = EditQueue(fleet_file, lock_timeout_s=5.0, gather_max_s=GATHER_FOREVER_S)
+    outcome = finished(
+        lambda: queue.apply(Edit.add({"id": "alone", "plan": "basic"})), "nobody announced: no gathering"
+    )
     queue.stop()
 
     assert isinstance(outcome, EditResult) and outcome.tenant.id == "alone"
-    assert time.monotonic() - started < 2.0  # nobody announced: no gathering
     assert list(queue.batches) == [1]
 
 
 def test_the_writer_waits_for_announced_edits(fleet_file: Path) -> None:
-    queue = EditQueue(fleet_file, lock_timeout_s=5.0, gather_max_s=10.0)
-    slow_in, leaving_in = threading.Event(), threading.Event()
+    queue = EditQueue(fleet_file, lock_timeout_s=5.0, gather_max_s=GATHER_FOREVER_S)
+    slow_in, slow_go, leaving_in, leaving_go = (threading.Event() for _ in range(4))
     outcomes: dict[str, object] = {}
 
     def slow() -> None:
         with queue.preparing():
             slow_in.set()
-            time.sleep(0.3)  # the job row, the fleet lookups...
+            slow_go.wait(WAIT_S)  # the job row, the fleet lookups...
             outcomes["slow"] = queue.apply(Edit.add({"id": "slow-one", "plan": "basic"}))
 
     def leaves() -> None:
         with queue.preparing():
             leaving_in.set()
-            time.sleep(0.6)  # refused before its edit (a 409, say): leaving the block is enough
+            leaving_go.wait(WAIT_S)  # refused before its edit (a 409, say): leaving the block is enough
+
+    def fast() -> None:
+        outcomes["fast"] = queue.apply(Edit.add({"id": "fast-one", "plan": "basic"}))
 
     threads = [threading.Thread(target=slow), threading.Thread(target=leaves)]
     for thread in threads:
         thread.start()
-    slow_in.wait()
-    leaving_in.wait()
-    started = time.monotonic()
-    outcomes["fast"] = queue.apply(Edit.add({"id": "fast-one", "plan": "basic"}))
-    waited = time.monotonic() - started
+    assert slow_in.wait(WAIT_S) and leaving_in.wait(WAIT_S)
+    threads.append(threading.Thread(target=fast))
+    threads[-1].start()
+    eventually(lambda: queue.waiting == 1, "fast-one never handed in its edit")
+    slow_go.set()
+    eventually(lambda: queue.waiting == 2, "slow-one never handed in its edit")
+    assert list(queue.batches) == [] and "fast" not in outcomes  # fast-one waits for slow-one, and for the one
+    leaving_go.set()  # that has not left yet; once it leaves, the batch is written (not after gather_max_s)
     for thread in threads:
-        thread.join()
+        thread.join(WAIT_S)
+        assert not thread.is_alive(), "an edit was still waiting after every announced request had left"
     queue.stop()
 
-    assert list(queue.batches) == [2]  # fast-one waited for slow-one: one write for both
-    assert 0.4 < waited < 5.0  # and for the one that left without an edit, but not for gather_max_s
-    assert all(isinstance(o, EditResult) for o in outcomes.values())
+    assert list(queue.batches) == [2]  # one write for both
+    assert all(isinstance(o, EditResult) for o in outcomes.values()) and len(outcomes) == 2
     assert {"slow-one", "fast-one"} <= {t.id for t in load_fleet(fleet_file).tenants}
 
 
@@ -302,10 +238,10 @@ def test_a_batch_that_cannot_be_tried_fails_every_caller(fleet_file: Path) -> No
 def test_the_writer_ends_when_idle_and_starts_again(fleet_file: Path) -> None:
     queue = EditQueue(fleet_file, lock_timeout_s=5.0, idle_s=0.05)
     assert isinstance(queue.apply(Edit.add({"id": "first-one"})), EditResult)
-    deadline = time.monotonic() + 5
-    while queue._writer is not None:
-        assert time.monotonic() < deadline, "the idle writer did not end"
-        time.sleep(0.02)
+    writer = queue._writer
+    if writer is not None:
+        writer.join(WAIT_S)
+    assert queue._writer is None, "the idle writer did not end"
     assert isinstance(queue.apply(Edit.add({"id": "second-one"})), EditResult)
     queue.stop()
     assert list(queue.batches) == [1, 1]
@@ -313,9 +249,9 @@ def test_the_writer_ends_when_idle_and_starts_again(fleet_file: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["create", "suspend"])
 def test_a_lock_timeout_is_a_409_as_before(
-    settings: Settings, store: SqliteJobStore, fleet_file: Path, kind: str
+    config: ServiceConfig, store: SqliteJobStore, fleet_file: Path, kind: str
 ) -> None:
-    app = create_app(with_settings(settings, lock_timeout_s=0.2), store, FakeRunner(fleet_file))
+    app = create_app(with_config(config, lock_timeout_s=0.2), store, FakeRunner(fleet_file))
 
     async def scenario() -> httpx.Response:
         async with serving(app) as client:

@@ -8,11 +8,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from harness.fake_runner import FakeRunner, fake_token
+from harness.signup_service import AUTH, wait_for
 from signup.store import SqliteJobStore
 from tenants.load import load_fleet
 
-from .conftest import AUTH, BILLING, poll_job, wait_for
-from .fakes import FakeRunner, fake_token
+from .conftest import BILLING, poll_job
 
 BASIC = {"plan": "basic", "model_provider": "kimi"}
 
@@ -42,7 +43,7 @@ def test_a_signup_is_declared_deployed_and_reported(client: TestClient, fleet_fi
     done = poll_job(client, job["id"])
     assert done["state"] == "succeeded", done
     assert done["gateway_token"] == fake_token("newco")
-    assert done["endpoint"] == "http://newco.localhost:8080"
+    assert done["url"] == "http://newco.localhost:8080"
     assert done["token_delivered"] is True
     assert "newco" in runner.succeeded[-1].tenants
 
@@ -57,7 +58,7 @@ def test_a_signup_is_declared_deployed_and_reported(client: TestClient, fleet_fi
         "model_provider": "anthropic",
         "shard": "default",
         "target": "local",
-        "endpoint": "http://newco.localhost:8080",
+        "url": "http://newco.localhost:8080",
         "deployment": {
             "job_id": job["id"],
             "kind": "create",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from signup.placement import choose_shard
 from tenants.load import parse_fleet
+from tenants.placement import shard_for_new_tenant
 
 FLEET = """
 version: 1
@@ -25,17 +25,17 @@ tenants:
 
 def test_a_docker_target_keeps_its_one_shard() -> None:
     fleet = parse_fleet(FLEET)
-    assert choose_shard(fleet, target=None, shard=None) == "docker-a"
-    assert choose_shard(fleet, target="local", shard=None) == "docker-a"
+    assert shard_for_new_tenant(fleet, None) == "docker-a"
+    assert shard_for_new_tenant(fleet, "local") == "docker-a"
 
 
 def test_a_cluster_tenant_goes_to_the_least_loaded_of_its_shards() -> None:
-    assert choose_shard(parse_fleet(FLEET), target="cluster", shard=None) == "k8s-2"
+    assert shard_for_new_tenant(parse_fleet(FLEET), "cluster") == "k8s-2"
 
 
 def test_a_target_without_tenants_goes_to_the_least_loaded_shard() -> None:
-    assert choose_shard(parse_fleet(FLEET), target="spare", shard=None) == "k8s-2"
+    assert shard_for_new_tenant(parse_fleet(FLEET), "spare") == "k8s-2"
 
 
 def test_a_given_shard_wins() -> None:
-    assert choose_shard(parse_fleet(FLEET), target="cluster", shard="k8s-1") == "k8s-1"
+    assert shard_for_new_tenant(parse_fleet(FLEET), "cluster", "k8s-1") == "k8s-1"

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from harness.fake_runner import FakeRunner
+from harness.signup_service import AUTH
 from signup.app import create_app
+from signup.config import ServiceConfig
 from signup.ratelimit import RateLimiter
-from signup.settings import Settings
 from signup.store import SqliteJobStore
 
-from .conftest import AUTH, BILLING, with_settings
-from .fakes import FakeRunner
+from .conftest import BILLING, with_config
 
 
 def test_a_client_over_its_rate_gets_429_with_retry_after(
-    settings: Settings, store: SqliteJobStore, runner: FakeRunner
+    config: ServiceConfig, store: SqliteJobStore, runner: FakeRunner
 ) -> None:
-    app = create_app(with_settings(settings, rate_limit_rps=0.5, rate_limit_burst=3), store, runner)
+    app = create_app(with_config(config, rate_limit_rps=0.5, rate_limit_burst=3), store, runner)
     with TestClient(app, headers=AUTH) as operator, TestClient(app, headers=BILLING) as billing:
         assert [operator.get("/v1/tenants/acme").status_code for _ in range(3)] == [200, 200, 200]
         limited = operator.get("/v1/tenants/acme")
@@ -28,9 +29,9 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(
 
 
 def test_token_guessing_is_rate_limited_per_address(
-    settings: Settings, store: SqliteJobStore, runner: FakeRunner
+    config: ServiceConfig, store: SqliteJobStore, runner: FakeRunner
 ) -> None:
-    app = create_app(with_settings(settings, rate_limit_rps=0.1, rate_limit_burst=2), store, runner)
+    app = create_app(with_config(config, rate_limit_rps=0.1, rate_limit_burst=2), store, runner)
     with TestClient(app, headers={"Authorization": "Bearer guess-0123456789abcdef"}) as guesser:
         assert [guesser.get("/v1/tenants/acme").status_code for _ in range(4)] == [401, 401, 429, 429]
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.fake_runner import FakeRunner, SimulatedCrash, fake_token
+from harness.signup_service import AUTH, wait_for
 from signup.app import create_app
-from signup.settings import Settings
+from signup.config import ServiceConfig
 from signup.store import Job, SqliteJobStore
 from tenants.edit import add_tenant
 from tenants.load import load_fleet
 
-from .conftest import AUTH, poll_job, wait_for
-from .fakes import FakeRunner, SimulatedCrash, fake_token
+from .conftest import eventually, poll_job
 
 BASIC = {"plan": "basic", "model_provider": "kimi"}
 
@@ -36,12 +35,12 @@ def quiet_crashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("quiet_crashes")
-def test_jobs_of_a_crashed_process_finish_after_a_restart(settings: Settings, fleet_file: Path) -> None:
+def test_jobs_of_a_crashed_process_finish_after_a_restart(config: ServiceConfig, fleet_file: Path) -> None:
     first_runner = FakeRunner(fleet_file)
     first_runner.gate = threading.Event()
     first_runner.fail_next(SimulatedCrash())
-    first_store = SqliteJobStore(settings.db_path)
-    with TestClient(create_app(settings, first_store, first_runner), headers=AUTH) as client:
+    first_store = SqliteJobStore(config.db_path)
+    with TestClient(create_app(config, first_store, first_runner), headers=AUTH) as client:
         running = client.post("/v1/tenants", json={**BASIC, "id": "first"}).json()
         eventually(lambda: state_of(first_store, running["id"]) == "running")
         queued = [
@@ -53,11 +52,11 @@ def test_jobs_of_a_crashed_process_finish_after_a_restart(settings: Settings, fl
     first_store.close()
     assert all(update.outcome == "failed" for update in first_runner.updates)
 
-    second_store = SqliteJobStore(settings.db_path)
+    second_store = SqliteJobStore(config.db_path)
     states = {job.id: job.state for job in second_store.unfinished()}
     assert states == {running["id"]: "running", queued[0]["id"]: "queued", queued[1]["id"]: "queued"}
     second_runner = FakeRunner(fleet_file)
-    with TestClient(create_app(settings, second_store, second_runner), headers=AUTH) as client:
+    with TestClient(create_app(config, second_store, second_runner), headers=AUTH) as client:
         jobs = wait_for(second_store, [running["id"], queued[0]["id"], queued[1]["id"]])
         assert [job.state for job in jobs] == ["succeeded"] * 3
         assert len(second_runner.updates) == 1  # the three were one batch
@@ -70,16 +69,22 @@ def test_jobs_of_a_crashed_process_finish_after_a_restart(settings: Settings, fl
     assert fleet.tenant("globex").state == "suspended"
 
 
-def test_a_token_not_yet_delivered_survives_a_restart(settings: Settings, fleet_file: Path) -> None:
-    store = SqliteJobStore(settings.db_path)
-    with TestClient(create_app(settings, store, FakeRunner(fleet_file)), headers=AUTH) as client:
-        job = client.post("/v1/tenants", json={**BASIC, "id": "patient"}).json()
+def created_before_a_restart(config: ServiceConfig, fleet_file: Path, tenant_id: str) -> dict[str, Any]:
+    """A create job that succeeded in a service that then stopped, its token never read."""
+    store = SqliteJobStore(config.db_path)
+    with TestClient(create_app(config, store, FakeRunner(fleet_file)), headers=AUTH) as client:
+        job: dict[str, Any] = client.post("/v1/tenants", json={**BASIC, "id": tenant_id}).json()
         wait_for(store, [job["id"]])
     store.close()
+    return job
 
-    store = SqliteJobStore(settings.db_path)
+
+def test_a_token_not_yet_delivered_survives_a_restart(config: ServiceConfig, fleet_file: Path) -> None:
+    job = created_before_a_restart(config, fleet_file, "patient")
+
+    store = SqliteJobStore(config.db_path)
     runner = FakeRunner(fleet_file)
-    with TestClient(create_app(settings, store, runner), headers=AUTH) as client:
+    with TestClient(create_app(config, store, runner), headers=AUTH) as client:
         body = client.get(f"/v1/jobs/{job['id']}").json()
         assert body["gateway_token"] == fake_token("patient")
         assert client.get(f"/v1/jobs/{job['id']}").json()["gateway_token"] is None
@@ -87,29 +92,25 @@ def test_a_token_not_yet_delivered_survives_a_restart(settings: Settings, fleet_
     store.close()
 
 
-def test_a_restart_never_hands_out_a_rotated_token_as_the_created_one(settings: Settings, fleet_file: Path) -> None:
-    store = SqliteJobStore(settings.db_path)
-    with TestClient(create_app(settings, store, FakeRunner(fleet_file)), headers=AUTH) as client:
-        job = client.post("/v1/tenants", json={**BASIC, "id": "rotated"}).json()
-        wait_for(store, [job["id"]])
-    store.close()
+def test_a_restart_never_hands_out_a_rotated_token_as_the_created_one(config: ServiceConfig, fleet_file: Path) -> None:
+    job = created_before_a_restart(config, fleet_file, "rotated")
     fleet_file.write_text(fleet_file.read_text().replace("  - id: rotated\n", "  - id: rotated\n    rotation: 1\n"))
 
-    store = SqliteJobStore(settings.db_path)
-    with TestClient(create_app(settings, store, FakeRunner(fleet_file)), headers=AUTH) as client:
+    store = SqliteJobStore(config.db_path)
+    with TestClient(create_app(config, store, FakeRunner(fleet_file)), headers=AUTH) as client:
         body = client.get(f"/v1/jobs/{job['id']}").json()
         assert body["gateway_token"] is None and body["token_delivered"] is False
     store.close()
 
 
 def test_pending_jobs_are_queued_when_their_edit_is_in_the_file_and_dropped_otherwise(
-    settings: Settings, store: SqliteJobStore, runner: FakeRunner
+    config: ServiceConfig, store: SqliteJobStore, runner: FakeRunner
 ) -> None:
     # A crash after the edit but before the 202: the change is in the file, so it is deployed.
     written = store.insert(Job(id="j-written", kind="suspend", client="operator", request_hash="h", tenant_id="acme"))
     store.update_pending(written.id, tenant_id="acme", shard="default", stack="default")
-    fleet_text = settings.fleet_file.read_text()
-    settings.fleet_file.write_text(fleet_text.replace("  - id: acme\n", "  - id: acme\n    state: suspended\n"))
+    fleet_text = config.fleet_file.read_text()
+    config.fleet_file.write_text(fleet_text.replace("  - id: acme\n", "  - id: acme\n    state: suspended\n"))
     # A crash before the edit: never acknowledged, never written; dropped so a retry starts afresh.
     lost = store.insert(
         Job(id="j-lost", kind="create", client="operator", request_hash="h", idempotency_key="k1", tenant_id="ghost")
@@ -126,9 +127,9 @@ def test_pending_jobs_are_queued_when_their_edit_is_in_the_file_and_dropped_othe
         Job(id="j-added", kind="create", client="operator", request_hash="h", request={"id": "fresh", "plan": "basic"})
     )
     store.update_pending(added.id, tenant_id="fresh", shard="default", stack="default")
-    add_tenant(settings.fleet_file, {"id": "fresh", "plan": "basic", "model_provider": "kimi"})
+    add_tenant(config.fleet_file, {"id": "fresh", "plan": "basic", "model_provider": "kimi"})
 
-    with TestClient(create_app(settings, store, runner), headers=AUTH) as client:
+    with TestClient(create_app(config, store, runner), headers=AUTH) as client:
         assert [job.state for job in wait_for(store, ["j-written", "j-added"])] == ["succeeded", "succeeded"]
         assert store.get("j-lost") is None and store.get("j-taken") is None
         assert client.get("/v1/jobs/j-added").json()["gateway_token"] == fake_token("fresh")
@@ -147,11 +148,3 @@ def test_pending_jobs_are_queued_when_their_edit_is_in_the_file_and_dropped_othe
 def state_of(store: SqliteJobStore, job_id: str) -> str | None:
     job = store.get(job_id)
     return None if job is None else job.state
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)

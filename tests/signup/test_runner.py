@@ -19,6 +19,7 @@ from pulumi.automation import (
 )
 
 from signup.runner import AutomationRunner, UpdateError, summarize
+from tenants.contract import OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +44,7 @@ class StubStack:
         self.config[key] = value
 
     def outputs(self) -> dict[str, OutputValue]:
-        return {"tenantTokens": OutputValue({"acme": "tok-acme"}, secret=True)}
+        return {OUTPUT_TOKENS: OutputValue({"acme": "tok-acme"}, secret=True)}
 
     def up(self, **kwargs: Any) -> UpResult:
         self.up_calls.append(kwargs)
@@ -59,8 +60,8 @@ class StubStack:
             resource_changes={OpType.CREATE: 3, OpType.SAME: 10, OpType.UPDATE: 0},
         )
         outputs = {
-            "tenants": OutputValue({"acme": {"endpoint": "http://acme.localhost:8080", "state": "active"}}, False),
-            "tenantTokens": OutputValue({"acme": "tok-acme", "globex": "tok-globex"}, secret=True),
+            OUTPUT_TENANTS: OutputValue({"acme": {TENANT_URL: "http://acme.localhost:8080", "state": "active"}}, False),
+            OUTPUT_TOKENS: OutputValue({"acme": "tok-acme", "globex": "tok-globex"}, secret=True),
         }
         return UpResult(stdout="", stderr="", summary=summary, outputs=outputs)
 
@@ -69,11 +70,11 @@ def runner_for(stack: StubStack, fleet_file: Path = ROOT / "tenants.yaml") -> Au
     return AutomationRunner(ROOT, fleet_file=fleet_file, shards={"dev": "default"}, stack_factory=lambda name: stack)
 
 
-def test_an_update_reports_changes_endpoints_and_tokens() -> None:
+def test_an_update_reports_changes_urls_and_tokens() -> None:
     stack = StubStack({"openclaw-tenants:shard": "default", "openclaw-tenants:tenantsFile": "tenants.yaml"})
     result = runner_for(stack).up("dev")
     assert result.summary == "update succeeded: create 3, same 10"
-    assert result.endpoints == {"acme": "http://acme.localhost:8080"}
+    assert result.urls == {"acme": "http://acme.localhost:8080"}
     assert result.tokens == {"acme": "tok-acme", "globex": "tok-globex"}
     assert "tok-acme" not in repr(result)
     assert stack.up_calls[0]["suppress_outputs"] is True and stack.up_calls[0]["color"] == "never"

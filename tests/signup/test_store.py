@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from signup.store import Completion, DuplicateKeyError, Job, SqliteJobStore
+from signup.store import SCHEMA, Completion, DuplicateKeyError, Job, SqliteJobStore
 
 
 def job(job_id: str, *, key: str | None = None, client: str = "operator", stack: str = "default") -> Job:
@@ -61,12 +61,12 @@ def test_complete_records_outcomes_and_the_token_is_taken_once(tmp_path: Path) -
     store.claim("default", "u-1")
     store.complete(
         [
-            Completion("j-ok", "succeeded", endpoint="http://x.localhost:8080", token_sha256="ab" * 32),
+            Completion("j-ok", "succeeded", url="http://x.localhost:8080", token_sha256="ab" * 32),
             Completion("j-bad", "failed", error="boom"),
         ]
     )
     ok, bad = store.get("j-ok"), store.get("j-bad")
-    assert ok is not None and (ok.state, ok.token_state, ok.endpoint) == (
+    assert ok is not None and (ok.state, ok.token_state, ok.url) == (
         "succeeded",
         "pending",
         "http://x.localhost:8080",
@@ -80,6 +80,24 @@ def test_complete_records_outcomes_and_the_token_is_taken_once(tmp_path: Path) -
         thread.join()
     assert sorted(results) == [False] * 9 + [True]
     assert not store.take_token("j-bad")
+
+
+def test_a_completion_and_its_audit_entry_are_one_write(tmp_path: Path) -> None:
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    queue(store, "j-ok")
+    queue(store, "j-bad")
+    store.claim("default", "u-1")
+    store.complete(
+        [
+            Completion("j-ok", "succeeded", detail="update u-1: update succeeded"),
+            Completion("j-bad", "failed", error="boom", detail="update u-1: boom"),
+        ]
+    )
+    entries = {(e.job_id, e.actor, e.action, e.tenant_id, e.result, e.detail) for e in store.audit_log()}
+    assert entries == {
+        ("j-ok", "worker", "deploy create", "tenant-j-ok", "succeeded", "update u-1: update succeeded"),
+        ("j-bad", "worker", "deploy create", "tenant-j-bad", "failed", "update u-1: boom"),
+    }
 
 
 def test_running_jobs_are_queued_again_after_a_restart(tmp_path: Path) -> None:
@@ -106,3 +124,36 @@ def test_the_database_is_durable_and_refuses_bad_states(tmp_path: Path) -> None:
     store.audit("operator", "create", "acme", job_id="j-1", result="accepted", detail="shard default")
     entries = store.audit_log(tenant_id="acme")
     assert [(e.actor, e.action, e.result) for e in entries] == [("operator", "create", "accepted")]
+
+
+def test_a_database_that_stored_endpoints_keeps_its_jobs_urls(tmp_path: Path) -> None:
+    old_schema = SCHEMA.replace("\n    url             TEXT,", "\n    endpoint        TEXT,")
+    assert old_schema != SCHEMA
+    raw = sqlite3.connect(tmp_path / "jobs.db")
+    raw.executescript(old_schema)
+    raw.execute(
+        "INSERT INTO jobs (id, kind, client, request_hash, request, tenant_id, shard, stack, state, endpoint, "
+        "created_at, updated_at) VALUES ('j-old', 'create', 'operator', 'h', '{}', 'acme', 'default', 'dev', "
+        "'succeeded', 'http://acme.localhost:8080', 1, 1)"
+    )
+    raw.commit()
+    raw.close()
+
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    old = store.get("j-old")
+    assert old is not None and (old.state, old.url) == ("succeeded", "http://acme.localhost:8080")
+    latest = store.latest_for_tenant("acme", succeeded=True)
+    assert latest is not None and latest.url == "http://acme.localhost:8080"
+    queue(store, "j-new")
+    store.claim("default", "u-1")
+    store.complete([Completion("j-new", "succeeded", url="http://new.localhost:8080")])
+    new = store.get("j-new")
+    assert new is not None and new.url == "http://new.localhost:8080"
+    store.close()
+
+    reopened = SqliteJobStore(tmp_path / "jobs.db")  # a migrated database opens as it is
+    assert [job.url for job in (reopened.get("j-old"), reopened.get("j-new")) if job] == [
+        "http://acme.localhost:8080",
+        "http://new.localhost:8080",
+    ]
+    reopened.close()

@@ -12,11 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from harness.fleets import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet
+from tenantctl.review import register
 from tenants.cost import COST_RULE, CostLine, cost_report, render_json, render_markdown, tenant_cost
 from tenants.load import parse_fleet
 from tenants.model import Fleet
-from tenants.review_cli import register
-from tests.fleetgen import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet
 from tests.unit.cli_apps import app_with
 
 Doc = dict[str, Any]

@@ -15,25 +15,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from harness.fleets import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet, generate_fleet_yaml, mutate_fleet
+from tenantctl.review import register
 from tenants.cost import COST_RULE
-from tenants.diff import (
-    MIGRATION_DOC,
-    REMOVAL_DOC,
-    FieldChange,
-    FleetDiff,
-    FleetPairError,
-    FleetText,
-    SourceError,
-    diff_fleets,
-    load_pair,
-    read_fleet_text,
-    render_json,
-    render_markdown,
-)
+from tenants.diff import MIGRATION_DOC, REMOVAL_DOC, FieldChange, FleetDiff, diff_fleets
+from tenants.diff_report import render_json, render_markdown
+from tenants.fleet_pair import FleetPairError, load_pair
+from tenants.fleet_sources import FleetText, SourceError, read_fleet_text
 from tenants.load import parse_fleet
 from tenants.model import Fleet, Limits
-from tenants.review_cli import register
-from tests.fleetgen import SMALL_FLEET, SMALL_FLEET_COST, fleet_yaml, generate_fleet, generate_fleet_yaml, mutate_fleet
 from tests.unit.cli_apps import app_with
 
 Doc = dict[str, Any]

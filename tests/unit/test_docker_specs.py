@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tenantctl.app import app
 from tenants import docker_forms, openclaw
 from tenants import docker_specs as ds
-from tenants.cli import app
 from tenants.edge_config import Route, render_edge_config
 from tenants.errors import FleetError
 from tenants.load import load_fleet, parse_fleet
-from tenants.model import Fleet
+from tenants.model import Fleet, Tenant
+from tenants.resolved import DockerTenant, resolve, resolve_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def fleet() -> Fleet:
     return load_fleet(ROOT / "tenants.yaml")
+
+
+def on_docker(fleet: Fleet, tenant: Tenant | str) -> DockerTenant:
+    """``tenant`` (or the fleet's tenant of that id) resolved on its Docker target."""
+    resolved = resolve(fleet, fleet.tenant(tenant) if isinstance(tenant, str) else tenant)
+    assert isinstance(resolved, DockerTenant)
+    return resolved
+
+
+def docker_tenants(fleet: Fleet) -> tuple[DockerTenant, ...]:
+    return resolve_all(fleet, fleet.tenants, DockerTenant)
 
 
 def server_blocks(conf: str) -> dict[str, str]:
@@ -37,7 +49,7 @@ def server_blocks(conf: str) -> dict[str, str]:
 
 
 def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
-    edge = ds.edge_spec(fleet, "local", fleet.tenants)
+    edge = ds.edge_spec(fleet, "local", docker_tenants(fleet))
     hosts = set(server_blocks(edge.config)) - {"_"}
     active = {f"{t.id}.localhost" for t in fleet.tenants if t.state == "active" and t.target == "local"}
     assert hosts == active == {"acme.localhost", "globex.localhost", "initech.localhost"}
@@ -47,7 +59,7 @@ def test_proxy_routes_exactly_the_active_tenants(fleet: Fleet) -> None:
 
 def test_edge_container_does_not_depend_on_the_tenants(fleet: Fleet) -> None:
     """Routes and links change in place; the container (create-only settings) stays the same."""
-    everyone = ds.edge_spec(fleet, "local", fleet.tenants)
+    everyone = ds.edge_spec(fleet, "local", docker_tenants(fleet))
     nobody = ds.edge_spec(fleet, "local", ())
     assert everyone.container == nobody.container
     assert everyone.container.networks == ("openclaw-edge-local",)
@@ -57,7 +69,7 @@ def test_edge_container_does_not_depend_on_the_tenants(fleet: Fleet) -> None:
 
 
 def test_each_route_uses_its_plans_rate_and_burst(fleet: Fleet) -> None:
-    conf = ds.edge_spec(fleet, "local", fleet.tenants).config
+    conf = ds.edge_spec(fleet, "local", docker_tenants(fleet)).config
     blocks = server_blocks(conf)
     assert "limit_req zone=plan_basic burst=20 nodelay;" in blocks["acme.localhost"]
     assert "limit_req zone=plan_pro burst=60 nodelay;" in blocks["globex.localhost"]
@@ -68,7 +80,7 @@ def test_each_route_uses_its_plans_rate_and_burst(fleet: Fleet) -> None:
 
 
 def test_unknown_hosts_get_the_default_server_and_no_upstream(fleet: Fleet) -> None:
-    conf = ds.edge_spec(fleet, "local", fleet.tenants).config
+    conf = ds.edge_spec(fleet, "local", docker_tenants(fleet)).config
     default = server_blocks(conf)["_"]
     assert "default_server" in default
     assert "return 404" in default
@@ -92,20 +104,20 @@ def test_two_routes_for_one_host_are_refused() -> None:
 
 
 def test_states_decide_what_a_tenant_gets(fleet: Fleet) -> None:
-    active = ds.tenant_spec(fleet, fleet.tenant("acme"))
+    active = ds.tenant_spec(on_docker(fleet, "acme"))
     assert active.network and active.container and active.route
-    suspended = ds.tenant_spec(fleet, fleet.tenant("umbrella"))
+    suspended = ds.tenant_spec(on_docker(fleet, "umbrella"))
     assert suspended.network is not None
     assert suspended.container is None and suspended.route is None
     gone = fleet.tenant("umbrella").model_copy(update={"state": "offboarded"})
-    offboarded = ds.tenant_spec(fleet, gone)
+    offboarded = ds.tenant_spec(on_docker(fleet, gone))
     assert offboarded.network is None and offboarded.container is None
     assert offboarded.volume.name == "openclaw-umbrella-state"
 
 
 def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: Fleet) -> None:
-    spec = ds.container_spec(fleet, fleet.tenant("globex"))
-    assert (spec.cpus, spec.memory_mb, spec.pids_limit) == (2.0, 6 * 1024, 1024)
+    spec = ds.container_spec(on_docker(fleet, "globex"))
+    assert (spec.cpus, spec.memory_mib, spec.pids_limit) == (2.0, 6 * 1024, 1024)
     assert spec.env["NODE_OPTIONS"] == "--max-old-space-size=4608"
     assert spec.secret_env == {"OPENCLAW_GATEWAY_TOKEN": "gateway_token", "MINIMAX_API_KEY": "provider_key"}
     config = json.loads(spec.env[openclaw.CONFIG_ENV])
@@ -117,15 +129,15 @@ def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: F
 
 def test_closed_egress_networks_are_internal_and_give_the_host_no_address() -> None:
     fleet = load_fleet(ROOT / "tests" / "e2e" / "fleet.yaml")
-    network = ds.network_spec(fleet, fleet.tenants[0])
+    network = ds.network_spec(on_docker(fleet, fleet.tenants[0]))
     assert network.internal
     assert network.options == {"com.docker.network.bridge.inhibit_ipv4": "true"}
-    edge = ds.edge_spec(fleet, "e2e", fleet.tenants).network
+    edge = ds.edge_spec(fleet, "e2e", docker_tenants(fleet)).network
     assert not edge.internal and edge.subnet == "10.255.255.0/24"
 
 
 def test_target_images_are_the_proxy_and_each_active_channel(fleet: Fleet) -> None:
-    assert ds.target_images(fleet, "local", fleet.tenants) == (
+    assert ds.target_images(fleet, "local", docker_tenants(fleet)) == (
         "docker.io/library/nginx:1.27.5",
         "ghcr.io/openclaw/openclaw:2026.9.6",
     )
@@ -193,6 +205,7 @@ def test_durations_are_sent_in_gos_notation(seconds: int, read_back: str) -> Non
 def test_create_only_objects_carry_only_labels_that_never_change(fleet: Fleet) -> None:
     tenant = next(t for t in fleet.tenants if t.id == "acme")
     changed = tenant.model_copy(update={"plan": "pro", "labels": {"team": "blue"}})
+    before, after = on_docker(fleet, tenant), on_docker(fleet, changed)
     for build in (ds.network_spec, ds.volume_spec):
-        assert build(fleet, tenant).labels == build(fleet, changed).labels  # type: ignore[operator]
-    assert ds.container_spec(fleet, tenant).labels != ds.container_spec(fleet, changed).labels
+        assert build(before).labels == build(after).labels
+    assert ds.container_spec(before).labels != ds.container_spec(after).labels

@@ -10,15 +10,15 @@ import stat
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from tenants import edit
+from tenantctl.edit import register
+from tenants import file_lock, tenant_ids, yaml_document
 from tenants.edit import (
     DuplicateTenant,
     Edit,
@@ -28,16 +28,15 @@ from tenants.edit import (
     UnknownTenant,
     add_tenant,
     apply_edits,
-    generate_id,
-    least_loaded_shard,
-    locked,
     set_state,
 )
-from tenants.edit_cli import placement, register
 from tenants.errors import FleetError
+from tenants.file_lock import locked
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import RESERVED_IDS, TENANT_ID, Fleet
+from tenants.placement import least_loaded_shard, shard_for_new_tenant
 from tenants.secrets_scan import looks_random
+from tenants.tenant_ids import generate_id
 from tests.unit.cli_apps import app_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -309,7 +308,11 @@ def test_an_invalid_file_is_never_edited(tmp_path: Path) -> None:
     text = swap(EXAMPLE.read_text(), "  - id: globex\n    plan: pro\n", "  - id: globex\n    plan: gold\n")
     path = write(tmp_path, text)
     before = path.read_bytes()
-    for attempt in (lambda: add_tenant(path, {"id": "newco"}), lambda: set_state(path, "acme", "suspended")):
+    attempts: list[Callable[[], EditResult]] = [
+        lambda: add_tenant(path, {"id": "newco"}),
+        lambda: set_state(path, "acme", "suspended"),
+    ]
+    for attempt in attempts:
         with pytest.raises(FleetError) as caught:
             attempt()
         assert [p.path for p in caught.value.problems] == [("tenants", 1, "plan")]
@@ -485,7 +488,7 @@ def test_resume_beyond_capacity_is_refused(tmp_path: Path) -> None:
 
 def test_a_failed_validation_of_the_new_text_leaves_the_original(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = edit.parse_fleet
+    real = parse_fleet
 
     def crash_on_the_new_text(text: str, source: str) -> Fleet:
         calls.append(text)
@@ -493,7 +496,7 @@ def test_a_failed_validation_of_the_new_text_leaves_the_original(path: Path, mon
             raise FleetError(source, [])
         return real(text, source)
 
-    monkeypatch.setattr(edit, "parse_fleet", crash_on_the_new_text)
+    monkeypatch.setattr(yaml_document, "parse_fleet", crash_on_the_new_text)
     before = path.read_bytes()
     with pytest.raises(FleetError):
         add_tenant(path, {"id": "newco"})
@@ -509,7 +512,7 @@ def test_a_crash_while_writing_leaves_the_original_and_no_temporary_file(
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(edit.os, failing, boom)
+    monkeypatch.setattr(os, failing, boom)
     before = path.read_bytes()
     with pytest.raises(OSError, match="No space left on device"):
         set_state(path, "acme", "suspended")
@@ -543,20 +546,72 @@ def test_an_edit_through_a_symlink_changes_the_file_it_points_to(path: Path) -> 
 # --- locking -----------------------------------------------------------------------------------
 
 
-def test_an_edit_waits_at_most_its_lock_timeout(path: Path) -> None:
+class WatchedLock:
+    """Stands in for the in-process lock of one file and logs, in order, every wait for it and how it ended."""
+
+    def __init__(self, real: Callable[[str], threading.Lock]) -> None:
+        self.real = real
+        self.lock = threading.Lock()
+        self.log: list[str] = []  # "waits 0.3", then "obtains 0.3" or "gives up 0.3" (the wait's timeout)
+        self.changed = threading.Condition()
+
+    def __call__(self, key: str) -> WatchedLock:
+        self.lock = self.real(key)
+        return self
+
+    def acquire(self, timeout: float) -> bool:
+        with self.changed:
+            self.log.append(f"waits {timeout:g}")
+            self.changed.notify_all()
+        obtained = self.lock.acquire(timeout=timeout)
+        self.log.append(f"{'obtains' if obtained else 'gives up'} {timeout:g}")
+        return obtained
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def wait_for_waits(self, count: int) -> bool:
+        """Whether ``count`` waits have begun (within a bounded time)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: sum(e.startswith("waits") for e in self.log) >= count, timeout=5)
+
+
+@pytest.fixture
+def watched(monkeypatch: pytest.MonkeyPatch) -> WatchedLock:
+    watcher = WatchedLock(file_lock._thread_lock)
+    monkeypatch.setattr(file_lock, "_thread_lock", watcher)
+    return watcher
+
+
+class FakeClock:
+    """The lock's clock: sleeping moves it on at once, and every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_an_edit_waits_at_most_its_lock_timeout(path: Path, watched: WatchedLock) -> None:
     before = path.read_bytes()
     with locked(path, 1.0):
-        started = time.monotonic()
         with pytest.raises(
             EditError, match=r"is being edited by someone else: gave up waiting for .*\.lock after 0\.3 s"
         ):
             add_tenant(path, {"id": "newco"}, lock_timeout_s=0.3)
-        waited = time.monotonic() - started
         with pytest.raises(EditError, match="gave up waiting"):
             set_state(path, "acme", "suspended", lock_timeout_s=0)
-    assert 0.3 <= waited < 2.0
+        # Each edit waited for the held lock as long as its timeout allowed and gave up without it.
+        assert watched.log == ["waits 1", "obtains 1", "waits 0.3", "gives up 0.3", "waits 0", "gives up 0"]
     assert_untouched(path, before)
     assert add_tenant(path, {"id": "newco"}, lock_timeout_s=0).changed is True
+    assert watched.log[-2:] == ["waits 0", "obtains 0"]
 
 
 HOLD_LOCK = (
@@ -568,7 +623,9 @@ HOLD_LOCK = (
 )
 
 
-def test_an_edit_waits_at_most_its_lock_timeout_for_another_process(path: Path) -> None:
+def test_an_edit_waits_at_most_its_lock_timeout_for_another_process(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -583,34 +640,46 @@ def test_an_edit_waits_at_most_its_lock_timeout_for_another_process(path: Path) 
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         before = path.read_bytes()
-        started = time.monotonic()
-        with pytest.raises(EditError, match="gave up waiting"):
+        clock = FakeClock()
+        monkeypatch.setattr(file_lock, "time", clock)
+        with pytest.raises(EditError, match=r"gave up waiting for .*\.lock after 0\.3 s"):
             set_state(path, "acme", "suspended", lock_timeout_s=0.3)
-        assert 0.3 <= time.monotonic() - started < 2.0
+        monkeypatch.undo()
+        # It tried again and again until its whole timeout was spent, and no longer.
+        assert len(clock.slept) > 1 and all(s > 0 for s in clock.slept)
+        assert sum(clock.slept) == pytest.approx(0.3)
+        assert holder.poll() is None  # the other process still holds the lock
         assert_untouched(path, before)
     finally:
         holder.communicate("", timeout=10)
     assert set_state(path, "acme", "suspended", lock_timeout_s=5).changed is True
 
 
-def test_an_edit_waits_for_the_lock_and_then_proceeds(path: Path) -> None:
+def test_an_edit_waits_for_the_lock_and_then_proceeds(path: Path, watched: WatchedLock) -> None:
     holding = threading.Event()
     release = threading.Event()
+    results: list[EditResult] = []
 
     def hold() -> None:
         with locked(path, 1.0):
             holding.set()
-            release.wait(5)
+            assert release.wait(5)
+            watched.log.append("the holder releases")
 
     holder = threading.Thread(target=hold)
     holder.start()
     assert holding.wait(5)
-    threading.Timer(0.2, release.set).start()
-    started = time.monotonic()
-    result = add_tenant(path, {"id": "newco"}, lock_timeout_s=5)
-    holder.join()
+    waiter = threading.Thread(target=lambda: results.append(add_tenant(path, {"id": "newco"}, lock_timeout_s=5)))
+    waiter.start()
+    assert watched.wait_for_waits(2)  # the waiter is waiting for the held lock
+    release.set()
+    holder.join(5)
+    waiter.join(5)
 
-    assert time.monotonic() - started >= 0.2
+    assert not holder.is_alive() and not waiter.is_alive()
+    # The waiter obtained the lock only after the holder released it.
+    assert watched.log == ["waits 1", "obtains 1", "waits 5", "the holder releases", "obtains 5"]
+    (result,) = results
     assert result.tenant.id == "newco"
 
 
@@ -692,7 +761,7 @@ def test_concurrent_threads_lose_no_update(path: Path) -> None:
 
 def edits(path: Path, forget: bool) -> bytes:
     """A run of edits; with ``forget`` every one starts from the file, not from the last edit's tree."""
-    steps = [
+    steps: list[Callable[[], EditResult]] = [
         lambda: add_tenant(path, {"id": "one", "plan": "pro", "labels": {"n": "1"}}),
         lambda: set_state(path, "umbrella", "active"),
         lambda: set_state(path, "one", "suspended"),
@@ -704,7 +773,7 @@ def edits(path: Path, forget: bool) -> bytes:
     ]
     for step in steps:
         if forget:
-            edit._CACHE.clear()
+            yaml_document._CACHE.clear()
         step()
     return path.read_bytes()
 
@@ -740,7 +809,7 @@ def test_an_edit_by_someone_else_is_seen_by_the_next_edit(path: Path) -> None:
     assert path.read_text().endswith("\n  - id: one\n\n  - id: manual   # added by hand\n\n  - id: two\n")
 
 
-# --- generate_id and least_loaded_shard --------------------------------------------------------
+# --- generate_id and placement ----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -767,7 +836,7 @@ def test_a_generated_id_is_accepted_by_the_fleet(path: Path, fleet: Fleet) -> No
 
 def test_generate_id_skips_taken_reserved_and_invalid_candidates(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     candidates = iter(["admin", "acme", "-bad", "x", "fresh01x"])
-    monkeypatch.setattr(edit, "_random_suffix", lambda: next(candidates))
+    monkeypatch.setattr(tenant_ids, "_random_suffix", lambda: next(candidates))
 
     assert generate_id(fleet, "") == "fresh01x"
 
@@ -803,6 +872,27 @@ def test_least_loaded_shard_ties_go_to_the_first_name(fleet: Fleet) -> None:
 def test_least_loaded_shard_of_an_empty_fleet_is_the_default() -> None:
     empty = parse_fleet(SMALL.replace("model_provider: kimi}", "model_provider: kimi, shard: eu}") + "tenants: []\n")
     assert least_loaded_shard(empty) == "eu"
+
+
+def test_shard_for_new_tenant(fleet: Fleet) -> None:
+    assert fleet.defaults.shard == "default"
+    assert shard_for_new_tenant(fleet, None) == "default"  # local's tenants are all in the default shard
+    assert shard_for_new_tenant(fleet, "local") == "default"
+    assert shard_for_new_tenant(fleet, "cluster-eu") == "k8s-example"
+    assert (
+        shard_for_new_tenant(
+            fleet.model_copy(update={"targets": {**fleet.targets, "new": fleet.targets["cluster-eu"]}}), "new"
+        )
+        == "k8s-example"
+    )
+    one_shard = fleet.model_copy(update={"tenants": fleet.tenants[:4]})
+    assert shard_for_new_tenant(one_shard, "cluster-eu") == "default"  # one shard: the defaults decide
+
+
+def test_shard_for_new_tenant_keeps_the_shard_it_is_given(fleet: Fleet) -> None:
+    assert shard_for_new_tenant(fleet, "cluster-eu", "eu2") == "eu2"
+    assert shard_for_new_tenant(fleet, None, "default") == "default"
+    assert shard_for_new_tenant(fleet, "local", None) == "default"
 
 
 # --- the CLI -----------------------------------------------------------------------------------
@@ -854,18 +944,6 @@ def test_cli_add_with_an_explicit_shard(app: typer.Typer, runner: CliRunner, pat
 
     assert result.exit_code == 0, result.output
     assert load_fleet(path).tenant("newco").shard == "eu2"
-
-
-def test_placement(fleet: Fleet) -> None:
-    assert placement(fleet, None) is None  # local's tenants are all in the default shard
-    assert placement(fleet, "local") is None
-    assert placement(fleet, "cluster-eu") == "k8s-example"
-    assert (
-        placement(fleet.model_copy(update={"targets": {**fleet.targets, "new": fleet.targets["cluster-eu"]}}), "new")
-        == "k8s-example"
-    )
-    one_shard = fleet.model_copy(update={"tenants": fleet.tenants[:4]})
-    assert placement(one_shard, "cluster-eu") is None  # one shard: the defaults decide
 
 
 @pytest.mark.parametrize(
@@ -925,7 +1003,7 @@ def test_cli_add_refuses_an_invalid_file(app: typer.Typer, runner: CliRunner, tm
 
 
 def test_the_editor_never_imports_pulumi() -> None:
-    code = "import sys, tenants.edit, tenants.edit_cli; print(sorted(m for m in sys.modules if 'pulumi' in m))"
+    code = "import sys, tenants.edit, tenantctl.edit; print(sorted(m for m in sys.modules if 'pulumi' in m))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
 
@@ -943,7 +1021,7 @@ def replaced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(str(dst))
         real(src, dst)
 
-    monkeypatch.setattr(edit.os, "replace", counting)
+    monkeypatch.setattr(os, "replace", counting)
     return calls
 
 
@@ -951,13 +1029,13 @@ def replaced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every text the editor validates."""
     calls: list[str] = []
-    real = edit.parse_fleet
+    real = parse_fleet
 
     def counting(text: str, source: str) -> Fleet:
         calls.append(text)
         return real(text, source)
 
-    monkeypatch.setattr(edit, "parse_fleet", counting)
+    monkeypatch.setattr(yaml_document, "parse_fleet", counting)
     return calls
 
 
@@ -1009,7 +1087,7 @@ def test_a_batch_is_validated_and_written_once_as_the_single_edits_would_write_i
     (tmp_path / "b").mkdir()
     expected = edits(write(tmp_path / "b", EXAMPLE.read_text()), forget=False)
     path = write(tmp_path / "a", EXAMPLE.read_text())
-    edit._CACHE.clear()
+    yaml_document._CACHE.clear()
     replaced.clear()
     validations.clear()
 
@@ -1126,7 +1204,7 @@ def test_a_bad_edit_blamed_by_the_validation_costs_a_few_validations_not_one_per
     path = write(tmp_path, swap(EXAMPLE.read_text(), "      cpus: 8\n      memory_gib: 32\n      networks: 30", large))
     batch = [Edit.add({"id": f"new-{i:02d}"}) for i in range(40)]
     batch[17] = Edit.add({"id": "bad-plan", "plan": "platinum"})
-    edit._CACHE.clear()
+    yaml_document._CACHE.clear()
     validations.clear()
 
     results = apply_edits(path, batch)
@@ -1243,10 +1321,7 @@ def test_on_written_sees_the_written_fleet_while_the_file_is_still_locked(path: 
 
 def test_generated_ids_follow_the_models_id_rule() -> None:
     """Ids with the prefix `edge-` name edge proxies: a generator told to use it finds none it may use."""
-    from tenants.edit import EditError, generate_id
-    from tenants.load import load_fleet as load
-
-    fleet = load(Path(__file__).resolve().parents[2] / "tenants.yaml")
+    fleet = load_fleet(EXAMPLE)
     with pytest.raises(EditError, match="could not generate"):
         generate_id(fleet, prefix="edge")
     assert generate_id(fleet, prefix="t").startswith("t-")

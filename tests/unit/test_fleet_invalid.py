@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenants.cli import app
+from tenantctl.app import app
 from tenants.errors import FleetError, Problem, format_path
 from tenants.load import load_fleet, parse_fleet
 

@@ -1,7 +1,8 @@
-"""Valid fleets: defaults, plan merging, limits, immutability, URLs, shards and stack overrides."""
+"""Valid fleets: defaults, plans, limits, immutability, URLs, resolved tenants, units, shards, stack overrides."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,12 @@ from ruamel.yaml import YAML
 
 from tenants.catalog import BUILTIN_CHANNELS, BUILTIN_PLANS
 from tenants.load import DEFAULTED, load_fleet, parse_fleet
-from tenants.model import Fleet, Limits, Overrides, Plan
+from tenants.model import DockerTarget, Fleet, Limits, Overrides, Plan
 from tenants.openclaw import HEAP_FRACTION, environment, heap_mib
-from tenants.stack import ALL_SHARDS, StackSettings, apply_overrides, select_shard
+from tenants.resolved import DockerTenant, KubernetesTenant, resolve, resolve_all
+from tenants.shards import ALL_SHARDS, select_shard
+from tenants.stack_overrides import StackOverrides, apply_overrides
+from tenants.units import cpu_quantity, gib_quantity, gib_to_mib, mib_quantity
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tenants.yaml"
 
@@ -254,16 +258,16 @@ def test_overrides_up_to_the_plan_max_are_accepted() -> None:
 
 @pytest.mark.parametrize("memory_gib", [1, 2, 3, 4.5, 8, 32])
 def test_heap_is_three_quarters_of_memory(memory_gib: float) -> None:
-    heap = heap_mib(memory_gib)
+    heap = heap_mib(gib_to_mib(memory_gib))
     assert heap == int(memory_gib * 1024 * 0.75)
     assert 0.74 <= heap / (memory_gib * 1024) <= 0.75
-    assert environment(memory_gib)["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
+    assert environment(gib_to_mib(memory_gib))["NODE_OPTIONS"] == f"--max-old-space-size={heap}"
 
 
 def test_heap_of_a_tenant(fleet: Fleet) -> None:
     assert HEAP_FRACTION == 0.75
-    assert heap_mib(2) == 1536  # upstream's figure for a 2 GiB container
-    assert heap_mib(fleet.limits(fleet.tenant("globex")).memory_gib) == 2304
+    assert heap_mib(gib_to_mib(2)) == 1536  # upstream's figure for a 2 GiB container
+    assert heap_mib(gib_to_mib(fleet.limits(fleet.tenant("globex")).memory_gib)) == 2304
 
 
 # --- immutability -----------------------------------------------------------------------------
@@ -300,6 +304,46 @@ def test_url_omits_port_80(fleet: Fleet) -> None:
     assert fleet.url(fleet.tenant("globex")) == "http://globex.tenants.example.com"
 
 
+# --- resolved tenants -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [EXAMPLE, EXAMPLE.parent / "tests" / "e2e" / "fleet.yaml"], ids=["example", "e2e"])
+def test_a_resolved_tenant_holds_what_the_fleet_answers(path: Path) -> None:
+    fleet = load_fleet(path)
+    for tenant in fleet.tenants:
+        resolved = resolve(fleet, tenant)
+        target = fleet.targets[tenant.target]
+        assert isinstance(resolved, DockerTenant if isinstance(target, DockerTarget) else KubernetesTenant)
+        assert (resolved.tenant, resolved.target, resolved.plan) == (tenant, target, fleet.plans[tenant.plan])
+        assert (resolved.host, resolved.url) == (fleet.host(tenant), fleet.url(tenant))
+        assert resolved.limits == fleet.limits(tenant)
+        assert resolved.memory_mib == resolved.limits.memory_gib * 1024
+        assert resolved.image == f"{fleet.images.openclaw}:{fleet.version_of(tenant)}"
+        assert json.loads(resolved.gateway_config_text)["gateway"]["controlUi"]["allowedOrigins"] == [resolved.url]
+
+
+def test_resolving_for_a_backend_keeps_only_its_tenants_in_order() -> None:
+    fleet = load_fleet(EXAMPLE)
+    docker = resolve_all(fleet, fleet.tenants, DockerTenant)
+    kubernetes = resolve_all(fleet, reversed(fleet.tenants), KubernetesTenant)
+    assert [t.id for t in docker] == ["acme", "globex", "initech", "umbrella"]
+    assert [t.id for t in kubernetes] == ["vandelay", "hooli"]
+
+
+@pytest.mark.parametrize(
+    ("gib", "mib", "quantity"),
+    [(1, 1024, "1Gi"), (2.5, 2560, "2560Mi"), (20, 20480, "20Gi"), (0.0005, 1, "1Mi"), (1.0001, 1024, "1Gi")],
+)
+def test_gib_become_whole_mib_by_rounding(gib: float, mib: int, quantity: str) -> None:
+    assert gib_to_mib(gib) == mib
+    assert mib_quantity(mib) == gib_quantity(gib) == quantity
+
+
+@pytest.mark.parametrize(("cpus", "millis"), [(1, "1000m"), (0.5, "500m"), (0.125, "125m"), (2.0004, "2000m")])
+def test_cpus_become_millicpus(cpus: float, millis: str) -> None:
+    assert cpu_quantity(cpus) == millis
+
+
 # --- shards -----------------------------------------------------------------------------------
 
 
@@ -328,31 +372,33 @@ def test_select_unknown_shard_names_the_known_ones(fleet: Fleet) -> None:
 
 
 def test_an_edge_override_on_every_address_is_refused(fleet: Fleet) -> None:
-    settings = StackSettings(tenants_file="tenants.yaml", shard=ALL_SHARDS, edge_address="0.0.0.0")
+    overrides = StackOverrides(tenants_file="tenants.yaml", shard=ALL_SHARDS, edge_address="0.0.0.0")
     with pytest.raises(ValueError, match=r"^openclaw-tenants:edgeAddress: '0.0.0.0' publishes on every host address"):
-        apply_overrides(fleet, settings)
+        apply_overrides(fleet, overrides)
 
 
 def test_image_overrides_are_checked_like_the_fleet_file_and_name_their_key(fleet: Fleet) -> None:
-    settings = StackSettings(
+    overrides = StackOverrides(
         tenants_file="tenants.yaml", shard=ALL_SHARDS, openclaw_image="local/openclaw", proxy_image="nginx:latest"
     )
     with pytest.raises(ValueError, match=r"^openclaw-tenants:proxyImage: must be pinned to an exact tag") as caught:
-        apply_overrides(fleet, settings)
+        apply_overrides(fleet, overrides)
     assert "openclawImage" not in str(caught.value)
-    good = apply_overrides(fleet, StackSettings(tenants_file="tenants.yaml", shard=ALL_SHARDS, proxy_image="ngx:1.2.3"))
+    good = apply_overrides(
+        fleet, StackOverrides(tenants_file="tenants.yaml", shard=ALL_SHARDS, proxy_image="ngx:1.2.3")
+    )
     assert (good.images.proxy, good.images.openclaw) == ("ngx:1.2.3", fleet.images.openclaw)
 
 
 def test_apply_overrides_domain_and_edge(fleet: Fleet) -> None:
-    settings = StackSettings(
+    overrides = StackOverrides(
         tenants_file="tenants.yaml",
         shard=ALL_SHARDS,
         domain="localhost",
         edge_address="203.0.113.7",
         edge_port=80,
     )
-    local = apply_overrides(fleet, settings)
+    local = apply_overrides(fleet, overrides)
     assert local.domain == "localhost"
     for target in local.targets.values():
         assert (target.edge.address, target.edge.port) == ("203.0.113.7", 80)
@@ -368,7 +414,7 @@ def test_apply_overrides_domain_and_edge(fleet: Fleet) -> None:
 
 
 def test_apply_overrides_port_only_keeps_addresses(fleet: Fleet) -> None:
-    local = apply_overrides(fleet, StackSettings(tenants_file="t.yaml", shard="eu", edge_port=9000))
+    local = apply_overrides(fleet, StackOverrides(tenants_file="t.yaml", shard="eu", edge_port=9000))
     assert (local.targets["east"].edge.address, local.targets["east"].edge.port) == ("::1", 9000)
     assert (local.targets["west"].edge.address, local.targets["west"].edge.port) == ("127.0.0.1", 9000)
     assert local.domain == fleet.domain
@@ -376,22 +422,22 @@ def test_apply_overrides_port_only_keeps_addresses(fleet: Fleet) -> None:
 
 
 def test_apply_no_overrides_is_the_same_fleet(fleet: Fleet) -> None:
-    assert apply_overrides(fleet, StackSettings(tenants_file="t.yaml", shard=ALL_SHARDS)) == fleet
+    assert apply_overrides(fleet, StackOverrides(tenants_file="t.yaml", shard=ALL_SHARDS)) == fleet
 
 
 @pytest.mark.parametrize(
-    "settings",
+    "overrides",
     [
-        StackSettings(tenants_file="t.yaml", shard="", domain="Not A Domain"),
-        StackSettings(tenants_file="t.yaml", shard="", edge_address="localhost"),
-        StackSettings(tenants_file="t.yaml", shard="", edge_port=0),
-        StackSettings(tenants_file="t.yaml", shard="", edge_port=65536),
+        StackOverrides(tenants_file="t.yaml", shard="", domain="Not A Domain"),
+        StackOverrides(tenants_file="t.yaml", shard="", edge_address="localhost"),
+        StackOverrides(tenants_file="t.yaml", shard="", edge_port=0),
+        StackOverrides(tenants_file="t.yaml", shard="", edge_port=65536),
     ],
     ids=["domain", "edge-address", "edge-port-0", "edge-port-65536"],
 )
-def test_apply_invalid_overrides_raises(fleet: Fleet, settings: StackSettings) -> None:
+def test_apply_invalid_overrides_raises(fleet: Fleet, overrides: StackOverrides) -> None:
     with pytest.raises(ValueError):
-        apply_overrides(fleet, settings)
+        apply_overrides(fleet, overrides)
 
 
 # --- other valid shapes -----------------------------------------------------------------------

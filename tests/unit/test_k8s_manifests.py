@@ -22,13 +22,15 @@ import yaml
 from kubernetes_validate.utils import all_versions
 from typer.testing import CliRunner
 
+from tenantctl.app import app
 from tenants import k8s_specs as ks
-from tenants import openclaw
-from tenants.cli import app
+from tenants import openclaw, units
+from tenants.contract import TENANT_STATES as STATES
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet, KubernetesTarget, Overrides, Tenant
+from tenants.resolved import KubernetesTenant, resolve
 from tenants.secrets_scan import SHAPES, find_credentials
-from tests.k8s_fleets import ALL_ROLES, CLUSTER, ENTERPRISE_TENANT, STATES, VARIANTS, edited, set_cluster
+from tests.k8s_fleets import ALL_ROLES, CLUSTER, ENTERPRISE_TENANT, VARIANTS, edited, set_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.33.0"
@@ -67,8 +69,14 @@ def cluster_of(fleet: Fleet) -> KubernetesTarget:
     return target
 
 
+def manifests_of(fleet: Fleet, tenant: Tenant) -> ks.TenantManifests:
+    resolved = resolve(fleet, tenant)
+    assert isinstance(resolved, KubernetesTenant)
+    return ks.tenant_manifests(resolved)
+
+
 def role(fleet: Fleet, tenant: Tenant, name: str) -> dict[str, Any]:
-    manifest = ks.tenant_manifests(fleet, tenant).get(name)
+    manifest = manifests_of(fleet, tenant).get(name)
     assert manifest is not None, f"tenant {tenant.id} ({tenant.state}) has no {name}"
     return manifest
 
@@ -155,7 +163,7 @@ def test_every_variant_covers_what_it_claims() -> None:
 def test_every_manifest_validates_strictly_against_kubernetes_1_33(variant: str, tenant_id: str) -> None:
     fleet = FLEETS[variant]
     problems = []
-    for name, manifest in ks.tenant_manifests(fleet, fleet.tenant(tenant_id)).objects:
+    for name, manifest in manifests_of(fleet, fleet.tenant(tenant_id)).objects:
         try:
             version = kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -188,7 +196,7 @@ def test_rendered_yaml_reads_back_as_the_built_manifests(variant: str) -> None:
     rendered = ks.render_manifests(fleet, fleet.tenants)
     assert set(rendered) == {t.id for t in k8s_tenants(fleet)}
     for tenant_id, text in rendered.items():
-        built = [manifest for _, manifest in ks.tenant_manifests(fleet, fleet.tenant(tenant_id)).objects]
+        built = [manifest for _, manifest in manifests_of(fleet, fleet.tenant(tenant_id)).objects]
         assert kubectl_load_all(text) == built, (
             f"{tenant_id}.yaml does not read back as built when read as YAML 1.1 (kubectl): "
             "strings such as on/yes/y/no/n must be quoted"
@@ -202,7 +210,7 @@ def test_rendered_yaml_reads_back_as_the_built_manifests(variant: str) -> None:
 def test_objects_per_state(variant: str, tenant_id: str) -> None:
     fleet = FLEETS[variant]
     tenant = fleet.tenant(tenant_id)
-    manifests = ks.tenant_manifests(fleet, tenant)
+    manifests = manifests_of(fleet, tenant)
     roles = [name for name, _ in manifests.objects]
     expected = [r for r in ALL_ROLES if r not in WORKLOAD_ROLES] if tenant.state == "offboarded" else list(ALL_ROLES)
     assert roles == expected
@@ -219,7 +227,7 @@ def test_objects_per_state(variant: str, tenant_id: str) -> None:
 def test_offboarded_keeps_namespace_data_and_secret_but_no_workload() -> None:
     fleet = FLEETS["offboarded"]
     for tenant in k8s_tenants(fleet):
-        manifests = ks.tenant_manifests(fleet, tenant)
+        manifests = manifests_of(fleet, tenant)
         for gone in WORKLOAD_ROLES:
             assert manifests.get(gone) is None
         assert role(fleet, tenant, "namespace")["metadata"]["name"] == f"tenant-{tenant.id}"
@@ -382,7 +390,10 @@ def test_pod_volumes_probes_and_resources(variant: str, tenant_id: str) -> None:
         assert container[probe_name]["httpGet"] == {"path": path, "port": "http"}, probe_name
     limits = fleet.limits(tenant)
     resources = container["resources"]
-    assert resources["limits"] == {"cpu": ks.quantity_cpu(limits.cpus), "memory": ks.quantity_gib(limits.memory_gib)}
+    assert resources["limits"] == {
+        "cpu": units.cpu_quantity(limits.cpus),
+        "memory": units.gib_quantity(limits.memory_gib),
+    }
     assert resources["requests"]["memory"] == resources["limits"]["memory"]
 
 

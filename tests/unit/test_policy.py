@@ -17,7 +17,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.pulumi.harness import ROOT, ProgramRun, run_program
+from harness.paths import ROOT
+from harness.program_run import ProgramRun, run_program
 
 POLICY_DIR = ROOT / "policy"
 

@@ -1,17 +1,17 @@
-"""Stack configuration (the typed `config:` block of Pulumi.yaml) read in one place."""
+"""The stack's Pulumi config (the typed `config:` block of Pulumi.yaml), read in one place."""
 
 from __future__ import annotations
 
 import pulumi
 
 from tenants.model import Dns, KubernetesTarget, ModelProvider, Tenant
-from tenants.stack import StackSettings
+from tenants.stack_overrides import StackOverrides
 
 
-def read_settings(config: pulumi.Config) -> StackSettings:
+def read_overrides(config: pulumi.Config) -> StackOverrides:
     # Pulumi.yaml declares a default for every key, so `get` only returns None outside the CLI.
     port = config.get_int("edgePort")
-    return StackSettings(
+    return StackOverrides(
         tenants_file=config.require("tenantsFile"),
         shard=config.get("shard") or "",
         domain=config.get("domain") or None,

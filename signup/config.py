@@ -1,4 +1,4 @@
-"""The signup service's settings, read once from the environment (plain variables, no extra dependency).
+"""The signup service's configuration, read once from the environment (plain variables, no extra dependency).
 
 | variable | default | meaning |
 |---|---|---|
@@ -30,19 +30,20 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-log = logging.getLogger("signup.settings")
+log = logging.getLogger("signup.config")
 
 MIN_TOKEN_LENGTH = 16
 PREFIX = "OPENCLAW_SIGNUP_"
 OPERATOR = "operator"
+TOKEN_REQUIRED = f"{PREFIX}TOKEN is required: the operators' bearer token"
 
 
-class SettingsError(ValueError):
+class ConfigError(ValueError):
     """The environment does not describe a usable service; the message says which variable."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServiceConfig:
     """Everything the service needs to know; tests build it directly."""
 
     tokens: Mapping[str, str] = field(repr=False)
@@ -62,19 +63,19 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.tokens:
-            raise SettingsError(f"{PREFIX}TOKEN is required: the operators' bearer token")
+            raise ConfigError(TOKEN_REQUIRED)
         for client, token in self.tokens.items():
             if len(token) < MIN_TOKEN_LENGTH:
-                raise SettingsError(f"the token of client {client!r} is shorter than {MIN_TOKEN_LENGTH} characters")
+                raise ConfigError(f"the token of client {client!r} is shorter than {MIN_TOKEN_LENGTH} characters")
         if self.rate_limit_rps <= 0 or self.rate_limit_burst < 1:
-            raise SettingsError("the rate limit needs RPS > 0 and BURST >= 1")
+            raise ConfigError("the rate limit needs RPS > 0 and BURST >= 1")
 
     def stack_for(self, shard: str) -> str:
         """The Pulumi stack that deploys a shard."""
         return self.stacks.get(shard, shard)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
         env = os.environ if environ is None else environ
 
         def get(name: str, default: str = "") -> str:
@@ -85,10 +86,10 @@ class Settings:
             tokens[OPERATOR] = get("TOKEN")
         tokens.update(_pairs(get("CLIENT_TOKENS"), f"{PREFIX}CLIENT_TOKENS"))
         if not get("TOKEN"):
-            raise SettingsError(f"{PREFIX}TOKEN is required: the operators' bearer token")
+            raise ConfigError(TOKEN_REQUIRED)
         project = Path(get("PROJECT_DIR") or os.getcwd()).resolve()
         if not (project / "Pulumi.yaml").is_file():
-            raise SettingsError(f"{PREFIX}PROJECT_DIR: {project} holds no Pulumi.yaml")
+            raise ConfigError(f"{PREFIX}PROJECT_DIR: {project} holds no Pulumi.yaml")
         stacks = discover_stacks(project) | _pairs(get("STACKS"), f"{PREFIX}STACKS")
         return cls(
             tokens=tokens,
@@ -137,7 +138,7 @@ def _pairs(text: str, name: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise SettingsError(f"{name}: expected name=value pairs separated by commas")
+            raise ConfigError(f"{name}: expected name=value pairs separated by commas")
         out[key.strip()] = value.strip()
     return out
 
@@ -146,9 +147,9 @@ def _number(text: str, name: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SettingsError(f"{PREFIX}{name}: {text!r} is not a number") from None
+        raise ConfigError(f"{PREFIX}{name}: {text!r} is not a number") from None
     if value < 0:
-        raise SettingsError(f"{PREFIX}{name}: must not be negative")
+        raise ConfigError(f"{PREFIX}{name}: must not be negative")
     return value
 
 
@@ -158,4 +159,4 @@ def _flag(text: str, name: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise SettingsError(f"{PREFIX}{name}: expected true or false, not {text!r}")
+    raise ConfigError(f"{PREFIX}{name}: expected true or false, not {text!r}")

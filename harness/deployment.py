@@ -16,14 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import pytest
-import yaml
+from docker import DockerClient
+from pulumi import automation as auto
 
 from signup.runner import AutomationRunner, UpResult
 from tenants import docker_specs as ds
 from tenants.model import Fleet
 
-ROOT = Path(__file__).resolve().parents[2]
+from .fleets import fleet_yaml
+from .paths import ROOT
+
 ENGINE_BIN = ROOT / ".tools" / "pulumi" / "bin"
 ENGINE_HOME = ROOT / ".tools" / "pulumi" / "home"
 POLICY_PACK = ROOT / "policy"
@@ -53,7 +55,7 @@ def project_copy(directory: Path) -> Path:
 
 
 def write_fleet(fleet: Fleet, path: Path) -> None:
-    path.write_text(yaml.safe_dump(fleet.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+    path.write_text(fleet_yaml(fleet.model_dump(mode="json", exclude_defaults=True)))
 
 
 def with_tenant(fleet: Fleet, tenant_id: str, **changes: object) -> Fleet:
@@ -69,12 +71,6 @@ class Timings(Protocol):
 class Untimed:
     def step(self, label: str) -> AbstractContextManager[None]:
         return nullcontext()
-
-
-def require_engine() -> None:
-    """The engine `make test` builds; without it these tests cannot mean anything."""
-    if not (ENGINE_BIN / "pulumi").exists():
-        pytest.fail(f"no Pulumi engine at {ENGINE_BIN}: run `make pulumi-engine` (make test does)")
 
 
 @dataclass
@@ -102,8 +98,9 @@ class Deployment:
             pulumi_root=ENGINE_BIN.parent,
         )
 
-    def stack(self) -> Any:
-        return self.runner.select(self.name)
+    def stack(self) -> auto.Stack:
+        stack: auto.Stack = self.runner.select(self.name)
+        return stack
 
     def apply(self, fleet: Fleet, label: str = "") -> UpResult:
         """`pulumi up` of ``fleet`` through the runner the signup service uses."""
@@ -115,18 +112,18 @@ class Deployment:
         self.tokens = dict(self.last.tokens)
         return self.last
 
-    def preview(self, label: str = "preview", fleet: Fleet | None = None, **options: Any) -> Any:
+    def preview(self, label: str = "preview", fleet: Fleet | None = None, **options: Any) -> auto.PreviewResult:
         """`pulumi preview` of the fleet last applied, or of ``fleet`` (which then becomes the file)."""
         if fleet is not None:
             write_fleet(fleet, self.fleet_file)
         with self.timings.step(label):
             return self.stack().preview(color="never", **options)
 
-    def refresh(self, label: str = "refresh") -> Any:
+    def refresh(self, label: str = "refresh") -> auto.RefreshResult:
         with self.timings.step(label):
             return self.stack().refresh(color="never")
 
-    def destroy(self, label: str = "destroy") -> Any:
+    def destroy(self, label: str = "destroy") -> auto.DestroyResult:
         with self.timings.step(label):
             return self.stack().destroy(color="never")
 
@@ -148,7 +145,7 @@ class Deployment:
 class Fleetside:
     """What the tests read back from Docker about a deployed fleet (container ids, start times)."""
 
-    client: Any  # docker.DockerClient
+    client: DockerClient
 
     def container_id(self, name: str) -> str | None:
         found = self.client.containers.list(all=True, filters={"name": f"^{name}$"})

@@ -1,8 +1,7 @@
-"""tenantctl diff|cost: what a change to tenants.yaml does to customers, stacks and money.
+"""tenantctl diff | cost: what a change to tenants.yaml does to customers, stacks and money.
 
-``register(app)`` adds both commands to a typer app (tenants/cli.py calls it). Reports go to stdout as
-markdown (for a pull request) or JSON; errors go to stderr. Exit codes of ``diff``: 0 safe change,
-2 destructive change, 1 invalid fleet or unknown ref.
+Reports go to stdout as markdown (for a pull request) or JSON; errors go to stderr. Exit codes of
+``diff``: 0 safe change, 2 destructive change, 1 invalid fleet or unknown ref.
 """
 
 from __future__ import annotations
@@ -13,16 +12,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from . import cost as cost_report
-from . import diff as fleet_diff
-from .errors import FleetError
-from .load import load_fleet
+from tenants.cost import cost_report
+from tenants.cost import render_json as cost_json
+from tenants.cost import render_markdown as cost_markdown
+from tenants.diff import diff_fleets
+from tenants.diff_report import render_json, render_markdown
+from tenants.fleet_pair import load_pair
+from tenants.fleet_sources import read_fleet_text
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from .console import load_or_exit, or_exit
 
 EXIT_DESTRUCTIVE = 2
+PREFIX = "tenantctl diff: "
 
 
 class Format(StrEnum):
@@ -59,21 +61,13 @@ def diff(
     """Which tenants a change adds, removes, suspends, resumes, offboards or changes; the monthly cost delta;
     the affected stacks. Exit 0 when safe, 2 when destructive (removed while live, storage shrunk, moved
     between targets or shards), 1 when a fleet is invalid or a ref is unknown."""
-    try:
-        base_text = fleet_diff.read_fleet_text(base, file)
-        head_text = fleet_diff.read_fleet_text(head, file)
-        old, new = fleet_diff.load_pair(base_text, head_text)
-    except fleet_diff.SourceError as exc:
-        err.print(f"tenantctl diff: {exc}", markup=False)
-        raise typer.Exit(1) from None
-    except fleet_diff.FleetPairError as exc:
-        err.print(exc.render(), markup=False)
-        raise typer.Exit(1) from None
-    result = fleet_diff.diff_fleets(old, new, base_source=base_text.source, head_source=head_text.source)
+    base_text, head_text = or_exit(lambda: (read_fleet_text(base, file), read_fleet_text(head, file)), prefix=PREFIX)
+    old, new = or_exit(lambda: load_pair(base_text, head_text))
+    result = diff_fleets(old, new, base_source=base_text.source, head_source=head_text.source)
     if format is Format.json:
-        sys.stdout.write(fleet_diff.render_json(result))
+        sys.stdout.write(render_json(result))
     else:
-        sys.stdout.write(fleet_diff.render_markdown(result, max_rows=max_rows or None))
+        sys.stdout.write(render_markdown(result, max_rows=max_rows or None))
     if result.is_destructive:
         raise typer.Exit(EXIT_DESTRUCTIVE)
 
@@ -84,11 +78,5 @@ def cost(
 ) -> None:
     """Monthly cost per tenant, per plan, per target and in total, from the plans' monthly_price.
     A tenant costs its plan's price while active; suspended and offboarded tenants cost 0."""
-    try:
-        fleet = load_fleet(file)
-    except FleetError as exc:
-        err.print(exc.render(), markup=False)
-        raise typer.Exit(1) from None
-    report = cost_report.cost_report(fleet)
-    render = cost_report.render_json if format is Format.json else cost_report.render_markdown
-    sys.stdout.write(render(report))
+    report = cost_report(load_or_exit(file))
+    sys.stdout.write((cost_json if format is Format.json else cost_markdown)(report))

@@ -1,4 +1,4 @@
-"""Generated, valid fleets of any size, and deterministic edits of them, for the diff and cost tests.
+"""Generated, valid fleets of any size, and deterministic edits of them, for the tests and the benchmarks.
 
 ``generate_fleet(n, seed)`` builds the fleet as plain data (what ``tenants.yaml`` parses to) and
 ``fleet_yaml(doc)`` writes it as block-style YAML, the way people write ``tenants.yaml``;
@@ -6,6 +6,9 @@
 (``tenants_per_host`` each, every host in one shard of ``hosts_per_shard`` hosts) with room enough for
 the capacity and network checks; plans, states, channels, providers, labels and overrides are mixed
 by a seeded random generator, so the same arguments always give the same text.
+
+``uniform_fleet(n, backend)`` is the fleet whose cost per tenant the benchmarks measure: every tenant
+active, the built-in plans in turn, on Docker hosts or on one Kubernetes cluster.
 
 ``mutate_fleet(doc, seed, add=..., suspend=..., ...)`` returns an edited copy and a ``Mutation``
 naming exactly which tenants each edit touched (disjoint sets), so a test can check a diff's counts.
@@ -17,14 +20,22 @@ import copy
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
-PLANS = ("basic", "pro", "enterprise", "starter")
+from tenants.contract import DEFAULT_STATE, TENANT_STATES
+
+Doc = dict[str, Any]
+Backend = Literal["docker", "kubernetes"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
+BUILT_IN_PLANS = ("basic", "pro", "enterprise")
+PLANS = (*BUILT_IN_PLANS, "starter")
 PLAN_WEIGHTS = (55, 30, 5, 10)
-STATES = ("active", "suspended", "offboarded")
-STATE_WEIGHTS = (85, 10, 5)
+STATE_WEIGHTS = (85, 10, 5)  # in the order of TENANT_STATES
+TENANTS_PER_HOST = 200
 PROVIDERS = ("kimi", "minimax", "anthropic", "openai", "openrouter")
 # A custom plan with a price in cents, so cost sums exercise exact decimal arithmetic.
 STARTER_PLAN: dict[str, Any] = {
@@ -48,7 +59,7 @@ OVERRIDES: dict[str, tuple[dict[str, Any], ...]] = {
 PLAN_STORAGE = {"basic": 5, "pro": 20, "enterprise": 100, "starter": 2}
 
 
-def docker(networks: int = 30) -> dict[str, Any]:
+def docker(networks: int = 30) -> Doc:
     return {
         "type": "docker",
         "host": "ssh://ops@host",
@@ -59,7 +70,7 @@ def docker(networks: int = 30) -> dict[str, Any]:
 # A small hand-written fleet for exact tests: Docker hosts host-a and host-b (shard eu) and host-c (shard us),
 # a cluster (shard k8s), every plan and state. Costs while active: basic 29.00, pro 99.00, enterprise 499.00,
 # starter 9.99.
-SMALL_FLEET: dict[str, Any] = {
+SMALL_FLEET: Doc = {
     "version": 1,
     "domain": "tenants.example.com",
     "channels": {"next": "2026.10.1"},
@@ -101,40 +112,45 @@ def shard_name(index: int) -> str:
     return f"shard-{index + 1:02d}"
 
 
+def hosts_for(n: int, tenants_per_host: int) -> int:
+    return max(1, -(-n // tenants_per_host))
+
+
+def docker_host(index: int) -> Doc:
+    """A Docker host with room to spare: 200 tenants at their plan's max fit with its overcommit."""
+    return {
+        "type": "docker",
+        "host": f"ssh://ops@{host_name(index)}.internal",
+        "capacity": {"cpus": 256, "memory_gib": 4096, "networks": 4096},
+        "overcommit": {"cpu": 16.0, "memory": 2.0},
+        "address_pools": ["172.30.0.0/16"],
+    }
+
+
 def generate_fleet(
     n: int,
     seed: int = 0,
     *,
-    tenants_per_host: int = 200,
+    tenants_per_host: int = TENANTS_PER_HOST,
     hosts_per_shard: int = 5,
     domain: str = "tenants.example.com",
-) -> dict[str, Any]:
+) -> Doc:
     """A valid fleet of ``n`` tenants as plain data (what the loader parses tenants.yaml into)."""
     rng = random.Random(seed)
-    hosts = max(1, -(-n // tenants_per_host))
-    targets: dict[str, Any] = {}
-    for h in range(hosts):
-        targets[host_name(h)] = {
-            "type": "docker",
-            "host": f"ssh://ops@{host_name(h)}.internal",
-            # Generous: 200 tenants at their plan's max still fit with the overcommit below.
-            "capacity": {"cpus": 256, "memory_gib": 4096, "networks": 4096},
-            "overcommit": {"cpu": 16.0, "memory": 2.0},
-            "address_pools": ["172.30.0.0/16"],
-        }
+    targets = {host_name(h): docker_host(h) for h in range(hosts_for(n, tenants_per_host))}
     tenants = []
     for i in range(n):
         h = i // tenants_per_host
         plan = rng.choices(PLANS, PLAN_WEIGHTS)[0]
-        tenant: dict[str, Any] = {
+        tenant: Doc = {
             "id": tenant_id(i),
             "plan": plan,
             "target": host_name(h),
             "shard": shard_name(h // hosts_per_shard),
             "model_provider": rng.choice(PROVIDERS),
         }
-        state = rng.choices(STATES, STATE_WEIGHTS)[0]
-        if state != "active":
+        state = rng.choices(TENANT_STATES, STATE_WEIGHTS)[0]
+        if state != DEFAULT_STATE:
             tenant["state"] = state
         if rng.random() < 0.2:
             tenant["channel"] = "canary"
@@ -161,6 +177,34 @@ def generate_fleet_yaml(n: int, seed: int = 0, **options: Any) -> str:
     return fleet_yaml(generate_fleet(n, seed, **options))
 
 
+KUBERNETES_CLUSTER: Doc = {
+    "type": "kubernetes",
+    "context": "bench",
+    "capacity": {"cpus": 1_000_000, "memory_gib": 10_000_000, "storage_gib": 100_000_000},
+}
+
+
+def uniform_fleet(n: int, backend: Backend, *, tenants_per_host: int = TENANTS_PER_HOST) -> Doc:
+    """``n`` active tenants, the built-in plans in turn: on Docker hosts of ``tenants_per_host`` tenants,
+    each host its own shard, or all on one cluster in shard ``default``."""
+    if backend == "docker":
+        targets = {host_name(h): docker_host(h) for h in range(hosts_for(n, tenants_per_host))}
+    else:
+        targets = {"cluster": KUBERNETES_CLUSTER}
+    tenants = []
+    for i in range(n):
+        target = host_name(i // tenants_per_host) if backend == "docker" else "cluster"
+        shard = target if backend == "docker" else "default"
+        tenants.append({"id": tenant_id(i), "plan": BUILT_IN_PLANS[i % 3], "target": target, "shard": shard})
+    return {
+        "version": 1,
+        "domain": "tenants.example.com",
+        "defaults": {"model_provider": "kimi"},
+        "targets": copy.deepcopy(targets),
+        "tenants": tenants,
+    }
+
+
 # --- writing YAML -------------------------------------------------------------------------------
 
 _PLAIN = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -168,6 +212,8 @@ _KEYWORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan",
 
 
 def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -205,9 +251,9 @@ def _flow(value: Any) -> str:
     return _scalar(value)
 
 
-def fleet_yaml(doc: dict[str, Any]) -> str:
+def fleet_yaml(doc: Doc) -> str:
     """Block-style YAML for a fleet document (flow style only for empty mappings and lists)."""
-    lines = ["# generated by tests/fleetgen.py"]
+    lines = ["# generated by harness/fleets.py"]
     _emit(doc, 0, lines)
     return "\n".join(lines) + "\n"
 
@@ -235,12 +281,12 @@ class Mutation:
         return {f.name: len(getattr(self, f.name)) for f in fields(self)}
 
 
-def _state(tenant: dict[str, Any]) -> str:
-    return str(tenant.get("state", "active"))
+def _state(tenant: Doc) -> str:
+    return str(tenant.get("state", DEFAULT_STATE))
 
 
 def mutate_fleet(
-    doc: dict[str, Any],
+    doc: Doc,
     seed: int = 1,
     *,
     add: int = 0,
@@ -254,26 +300,26 @@ def mutate_fleet(
     relabel: int = 0,
     shrink: int = 0,
     move: int = 0,
-) -> tuple[dict[str, Any], Mutation]:
+) -> tuple[Doc, Mutation]:
     """An edited copy of ``doc`` and what was edited; each tenant is edited at most once.
 
     Raises ValueError when the fleet has too few tenants fitting an edit.
     """
     rng = random.Random(seed)
     new = copy.deepcopy(doc)
-    tenants: list[dict[str, Any]] = new["tenants"]
+    tenants: list[Doc] = new["tenants"]
     order = list(range(len(tenants)))
     rng.shuffle(order)
     used: set[int] = set()
 
-    def pick(count: int, what: str, fits: Any) -> list[dict[str, Any]]:
+    def pick(count: int, what: str, fits: Callable[[Doc], bool]) -> list[Doc]:
         chosen = [i for i in order if i not in used and fits(tenants[i])][:count]
         if len(chosen) < count:
             raise ValueError(f"only {len(chosen)} tenants fit {what!r}, {count} asked for")
         used.update(chosen)
         return [tenants[i] for i in chosen]
 
-    def no_overrides(plan: str) -> Any:
+    def no_overrides(plan: str) -> Callable[[Doc], bool]:
         return lambda t: t["plan"] == plan and "overrides" not in t
 
     removed = pick(remove, "remove", lambda t: _state(t) == "offboarded")
@@ -317,7 +363,7 @@ def mutate_fleet(
         new["tenants"].append(tenant)
         added.append(tenant)
 
-    def ids(group: list[dict[str, Any]]) -> tuple[str, ...]:
+    def ids(group: list[Doc]) -> tuple[str, ...]:
         return tuple(sorted(t["id"] for t in group))
 
     return new, Mutation(

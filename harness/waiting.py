@@ -1,4 +1,4 @@
-"""Bounded polling for the real-engine tests."""
+"""Bounded polling: every wait of the tests and the benchmarks ends, by success or by a timeout."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signup.runner import UpResult
+from tenants.contract import FinishedState
 from tenants.load import load_fleet
 from tenants.model import Tenant
 
@@ -28,7 +29,7 @@ class Update:
     stack: str
     started: float
     finished: float
-    outcome: str  # "succeeded" | "failed"
+    outcome: FinishedState
     tenants: frozenset[str]  # the shard's tenants in the file when the update read it
 
 
@@ -72,7 +73,7 @@ class FakeRunner:
             return UpResult(
                 stack=stack,
                 summary=f"update succeeded: same {len(tenants)}",
-                endpoints={t.id: fleet.url(t) for t in tenants},
+                urls={t.id: fleet.url(t) for t in tenants},
                 tokens={t.id: fake_token(t.id, t.rotation) for t in tenants},
                 duration_s=time.time() - started,
             )
@@ -80,7 +81,7 @@ class FakeRunner:
             with self._lock:
                 self._running.discard(stack)
 
-    def _record(self, stack: str, started: float, outcome: str, tenants: list[Tenant]) -> None:
+    def _record(self, stack: str, started: float, outcome: FinishedState, tenants: list[Tenant]) -> None:
         ids = frozenset(t.id for t in tenants)
         with self._lock:
             self.updates.append(Update(stack, started, time.time(), outcome, ids))

@@ -1,4 +1,4 @@
-"""Settings from the environment."""
+"""The service configuration from the environment."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from signup.settings import Settings, SettingsError, discover_stacks
+from signup.config import ConfigError, ServiceConfig, discover_stacks
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "x" * 32
 
 
 def test_the_operator_token_is_required_and_long_enough() -> None:
-    with pytest.raises(SettingsError, match="OPENCLAW_SIGNUP_TOKEN is required"):
-        Settings.from_env({"OPENCLAW_SIGNUP_PROJECT_DIR": str(ROOT)})
-    with pytest.raises(SettingsError, match="shorter than 16"):
-        Settings.from_env({"OPENCLAW_SIGNUP_TOKEN": "short", "OPENCLAW_SIGNUP_PROJECT_DIR": str(ROOT)})
+    with pytest.raises(ConfigError, match="OPENCLAW_SIGNUP_TOKEN is required"):
+        ServiceConfig.from_env({"OPENCLAW_SIGNUP_PROJECT_DIR": str(ROOT)})
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        ServiceConfig.from_env({"OPENCLAW_SIGNUP_TOKEN": "short", "OPENCLAW_SIGNUP_PROJECT_DIR": str(ROOT)})
 
 
 def project(tmp_path: Path) -> Path:
@@ -28,15 +28,15 @@ def project(tmp_path: Path) -> Path:
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:
     root = project(tmp_path)
-    settings = Settings.from_env({"OPENCLAW_SIGNUP_TOKEN": TOKEN, "OPENCLAW_SIGNUP_PROJECT_DIR": str(root)})
-    assert settings.fleet_file == root / "tenants.yaml"
-    assert settings.db_path == root / ".signup" / "jobs.sqlite3"
-    assert settings.stack_for("default") == "dev" and settings.stack_for("eu-1") == "eu"
-    assert settings.stack_for("eu-2") == "eu-2"
-    assert settings.git_commit is False and settings.tokens == {"operator": TOKEN}
-    assert TOKEN not in repr(settings)
+    config = ServiceConfig.from_env({"OPENCLAW_SIGNUP_TOKEN": TOKEN, "OPENCLAW_SIGNUP_PROJECT_DIR": str(root)})
+    assert config.fleet_file == root / "tenants.yaml"
+    assert config.db_path == root / ".signup" / "jobs.sqlite3"
+    assert config.stack_for("default") == "dev" and config.stack_for("eu-1") == "eu"
+    assert config.stack_for("eu-2") == "eu-2"
+    assert config.git_commit is False and config.tokens == {"operator": TOKEN}
+    assert TOKEN not in repr(config)
 
-    custom = Settings.from_env(
+    custom = ServiceConfig.from_env(
         {
             "OPENCLAW_SIGNUP_TOKEN": TOKEN,
             "OPENCLAW_SIGNUP_CLIENT_TOKENS": f"billing={'b' * 20}, support={'s' * 20}",
@@ -63,8 +63,8 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 )
 def test_bad_values_name_their_variable(name: str, value: str, message: str) -> None:
     env = {"OPENCLAW_SIGNUP_TOKEN": TOKEN, "OPENCLAW_SIGNUP_PROJECT_DIR": str(ROOT), name: value}
-    with pytest.raises(SettingsError, match=message):
-        Settings.from_env(env)
+    with pytest.raises(ConfigError, match=message):
+        ServiceConfig.from_env(env)
 
 
 def test_a_shard_named_by_two_stack_files_is_not_guessed(tmp_path: Path) -> None:

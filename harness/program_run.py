@@ -14,7 +14,8 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
 
-ROOT = Path(__file__).resolve().parents[2]
+from .paths import ROOT
+
 PROJECT = "openclaw-tenants"
 SECRET_SIG = rpc._special_sig_key
 
@@ -85,8 +86,8 @@ class _RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.run = run
 
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the monitor's gRPC method
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi leaves it untyped
         raw = rpc.deserialize_properties(request.object, keep_unknowns=True, keep_internal=True)
         inputs, secret = {}, set()
         for key, value in raw.items():
@@ -139,9 +140,9 @@ def run_program(
         exported[name] = value
         real_export(name, value)
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # pulumi leaves it untyped
     def evaluate() -> pulumi.Output[Any]:
-        pulumi.export = capture  # type: ignore[assignment]
+        pulumi.export = capture
         cwd = os.getcwd()
         try:
             os.chdir(ROOT)
@@ -160,8 +161,8 @@ def run_program(
                 if await o.is_secret():
                     run.secret_exports.add(n)
 
-        pulumi.Output.from_input(secrets_of())
-        return pulumi.Output.all(*outputs).apply(record)
+        secrets_read: pulumi.Output[None] = pulumi.Output.from_input(secrets_of())
+        return pulumi.Output.all(secrets_read, pulumi.Output.all(*outputs).apply(record))
 
     evaluate()
     return run

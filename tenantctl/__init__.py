@@ -1,0 +1,1 @@
+"""``tenantctl``: the fleet's command line, thin over ``tenants`` and ``signup``."""

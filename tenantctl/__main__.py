@@ -1,0 +1,5 @@
+"""``python -m tenantctl``."""
+
+from tenantctl.app import app
+
+app()

@@ -1,0 +1,14 @@
+"""The ``tenantctl`` command: every command module registers its commands on one app."""
+
+from __future__ import annotations
+
+import typer
+
+from . import edit, fleet, review, serve
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Manage an OpenClaw tenant fleet.")
+for commands in (fleet, edit, review, serve):
+    commands.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,57 @@
+"""The packages depend on each other in one direction only: model and specs, then components, then the
+command line and the service; benchmarks and tests share ``harness`` and never each other."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# package → top-level packages it must never import
+FORBIDDEN = {
+    "tenants": {"pulumi", "pulumi_docker", "pulumi_kubernetes", "pulumi_random", "pulumi_cloudflare", "typer", "rich"}
+    | {"components", "signup", "tenantctl", "harness", "bench", "tests", "docker", "fastapi"},
+    "components": {"signup", "tenantctl", "harness", "bench", "tests", "typer", "rich"},
+    "signup": {"components", "tenantctl", "harness", "bench", "tests", "typer", "rich"},
+    "tenantctl": {"components", "harness", "bench", "tests"},
+    "harness": {"bench", "tests"},
+    "bench": {"tests"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_package_imports_against_the_direction(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"{package}/ has no modules"
+    wrong = {
+        str(f.relative_to(ROOT)): sorted(imported_packages(f) & FORBIDDEN[package])
+        for f in files
+        if imported_packages(f) & FORBIDDEN[package]
+    }
+    assert wrong == {}
+
+
+def test_loading_every_model_module_loads_no_pulumi_typer_or_rich() -> None:
+    modules = sorted(f"tenants.{f.stem}" for f in (ROOT / "tenants").glob("*.py") if f.stem != "__init__")
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pulumi', 'typer', 'rich', 'click'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout == "[]\n"
