@@ -4,6 +4,7 @@ command line and the service; benchmarks and tests share ``harness`` and never e
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,24 @@ def test_loading_every_model_module_loads_no_pulumi_typer_or_rich() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout == "[]\n"
+
+
+DOCUMENTED = ("tenants", "components", "tenantctl", "signup", "policy", "harness", "bench")
+
+
+def layout_blocks() -> dict[str, str]:
+    """The README's Layout section, one block of text per top-level bullet, keyed by its path."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    blocks: dict[str, str] = {}
+    for bullet in section.split("\n- `")[1:]:
+        path, _, rest = bullet.partition("`")
+        blocks[path.rstrip("/")] = rest
+    return blocks
+
+
+@pytest.mark.parametrize("package", DOCUMENTED)
+def test_the_readme_layout_lists_every_module_of_each_package(package: str) -> None:
+    listed = set(re.findall(r"`([\w]+\.py)`", layout_blocks()[package]))
+    present = {f.name for f in (ROOT / package).glob("*.py") if f.name != "__init__.py"}
+    assert listed == present
