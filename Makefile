@@ -14,7 +14,7 @@ ENGINE_ENV := PATH=$(ENGINE)/bin:$$PATH PULUMI_HOME=$(ENGINE)/home PULUMI_SKIP_U
               PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_IGNORE_AMBIENT_PLUGINS=true
 PULUMI_ENV := $(ENGINE_ENV) PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE)
 
-.PHONY: help venv test lint engine pulumi-engine tools bench stack up preview destroy outputs clean
+.PHONY: help venv test lint engine pulumi-engine tools postgres bench stack up preview destroy outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
@@ -52,12 +52,16 @@ policy/venv/.installed: policy/requirements.txt
 	@policy/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
 	@touch $@
 
+# Debian's PostgreSQL server binaries: the ledger tests start throwaway servers of their own.
+postgres:
+	@bash scripts/ensure-postgres.sh
+
 # checkov lives in its own tool environment (its pins clash with the project's).
 tools:
 	@bash scripts/install-checkov.sh
 
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
-test: lint engine pulumi-engine tools
+test: lint engine pulumi-engine tools postgres
 	cd scripts/pulumi-engine/language-python && GOFLAGS=-mod=readonly go vet ./... && GOFLAGS=-mod=readonly go test ./...
 	$(ENGINE_ENV) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 

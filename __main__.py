@@ -11,17 +11,23 @@ from components import (
     KubernetesBackend,
     KubernetesCluster,
     KubernetesClusterArgs,
+    KubernetesModelGateway,
+    KubernetesModelGatewayArgs,
+    ModelGateway,
+    ModelGatewayArgs,
     TenantStack,
     TenantStackArgs,
 )
-from components.stack_config import dns_zone_id, kubeconfig, provider_key, read_overrides
-from tenants.contract import OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
+from components.stack_config import dns_zone_id, kubeconfig, master_keys, read_overrides, refuse_tenant_keys
+from tenants.contract import OUTPUT_MODEL_KEYS, OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
 from tenants.docker_specs import edge_spec, network_name, target_images, tenant_spec
 from tenants.errors import FleetError
 from tenants.k8s_specs import tenant_manifests
 from tenants.load import load_fleet
 from tenants.model import DockerTarget, KubernetesTarget
-from tenants.resolved import DockerTenant, resolve
+from tenants.model_gateway_k8s import gateway_manifests
+from tenants.model_gateway_specs import docker_spec as model_gateway_spec
+from tenants.resolved import DockerTenant, KubernetesTenant, resolve
 from tenants.shards import select_shard
 from tenants.stack_overrides import apply_overrides
 from tenants.tenant_info import tenant_info
@@ -33,8 +39,10 @@ try:
     selected = select_shard(fleet, overrides.shard)
 except (FleetError, ValueError) as exc:
     raise pulumi.RunError(str(exc)) from None
+refuse_tenant_keys(config, selected)
 tenants = tuple(resolve(fleet, tenant) for tenant in selected)
 on_docker = tuple(t for t in tenants if isinstance(t, DockerTenant))
+on_k8s = tuple(t for t in tenants if isinstance(t, KubernetesTenant))
 
 used = sorted({t.tenant.target for t in tenants})
 docker_targets = {n: t for n in used if isinstance(t := fleet.targets[n], DockerTarget)}
@@ -73,7 +81,6 @@ for resolved in tenants:
             rotation=tenant.rotation,
             dns=dns,
             dns_zone_id=dns_zone_id(config, dns),
-            provider_key=provider_key(config, tenant),
         ),
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
@@ -91,6 +98,34 @@ for name, target in docker_targets.items():
         opts=pulumi.ResourceOptions(providers=[hosts[name].provider]),
     )
 
+# The model gateways: the providers' master keys go here and nowhere else.
+provider_keys = master_keys(config)
+model_keys = {tid: s.model_key for tid, s in stacks.items()}
+for name, target in docker_targets.items():
+    models = model_gateway_spec(fleet, name, on_docker)
+    ModelGateway(
+        f"models-{name}",
+        ModelGatewayArgs(
+            spec=models,
+            docker_host=target.host,
+            image=hosts[name].images[models.container.image],
+            master_keys=provider_keys,
+            model_keys=model_keys,
+            tenant_networks={network_name(tid): stacks[tid].network for tid, _ in models.links},
+        ),
+        opts=pulumi.ResourceOptions(providers=[hosts[name].provider]),
+    )
+for name in k8s_targets:
+    KubernetesModelGateway(
+        f"models-{name}",
+        KubernetesModelGatewayArgs(
+            manifests=gateway_manifests(fleet, name, on_k8s),
+            master_keys=provider_keys,
+            model_keys=model_keys,
+        ),
+        opts=pulumi.ResourceOptions(providers=[clusters[name].provider]),
+    )
+
 pulumi.export(
     OUTPUT_TENANTS,
     {
@@ -99,3 +134,4 @@ pulumi.export(
     },
 )
 pulumi.export(OUTPUT_TOKENS, pulumi.Output.secret({tid: s.gateway_token for tid, s in stacks.items()}))
+pulumi.export(OUTPUT_MODEL_KEYS, pulumi.Output.secret({tid: s.model_key for tid, s in stacks.items()}))

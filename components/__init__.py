@@ -3,6 +3,7 @@
 from .docker_host import DockerHost, DockerHostArgs
 from .edge_proxy import EdgeProxy, EdgeProxyArgs
 from .k8s_cluster import KubernetesCluster, KubernetesClusterArgs
+from .model_gateway import KubernetesModelGateway, KubernetesModelGatewayArgs, ModelGateway, ModelGatewayArgs
 from .tenant_stack import DockerBackend, KubernetesBackend, TenantStack, TenantStackArgs
 
 __all__ = [
@@ -14,6 +15,10 @@ __all__ = [
     "KubernetesBackend",
     "KubernetesCluster",
     "KubernetesClusterArgs",
+    "KubernetesModelGateway",
+    "KubernetesModelGatewayArgs",
+    "ModelGateway",
+    "ModelGatewayArgs",
     "TenantStack",
     "TenantStackArgs",
 ]

@@ -2,8 +2,9 @@
 
 pulumi-docker has no pids limit, and it can only attach networks or upload files when it creates a
 container. Done here instead: a pids limit set on the running container (and read back on
-refresh), an edge proxy attached to one more tenant network, and the edge's routing config
-rewritten and reloaded gracefully. None of these restarts a container.
+refresh), a platform container (edge proxy, model gateway) attached to one more tenant network, and
+a file rewritten in a running container (the edge's routing config, reloaded gracefully; the model
+gateway's key registry, which it re-reads). None of these restarts a container.
 
 The providers run inside the engine's Python dynamic-provider host, so they import only the
 Docker SDK and the standard library, and talk to the daemon named by each resource's ``host``.
@@ -170,23 +171,26 @@ def _exec(container: Container, command: list[str]) -> tuple[int | None, bytes]:
     return code, output if isinstance(output, bytes) else b"".join(output)
 
 
-class NginxConfigProvider(InPlaceProvider):
+class ContainerFileProvider(InPlaceProvider):
+    """A file of a running container, replaced in place; then each of ``commands`` must succeed
+    (retried while the container settles), e.g. a config check and a graceful reload."""
+
+    # The commands belong to the resource's kind, not to its state: a change of them alone is no diff.
     KEYS = (*CONTAINER_KEYS, "path", "content")
 
     def _id(self, props: dict[str, Any]) -> str:
         return f"{props['container']}:{props['path']}"
 
     def _apply(self, props: dict[str, Any]) -> None:
-        """Write the file, check it with ``nginx -t``, then reload: old workers finish their requests."""
         path = props["path"]
         with _client(props["host"]) as client:
             container = client.containers.get(props["container"])
             if not container.put_archive(path.rsplit("/", 1)[0] or "/", _tar_of(path, props["content"])):
                 raise RuntimeError(f"could not write {path} into {props['container']}")
-            for command in ([*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]):
+            for command in props.get("commands") or []:
                 output = b""
                 for _ in range(RELOAD_ATTEMPTS):
-                    code, output = _exec(container, command)
+                    code, output = _exec(container, list(command))
                     if code == 0:
                         break
                     time.sleep(RELOAD_PAUSE_S)
@@ -194,10 +198,27 @@ class NginxConfigProvider(InPlaceProvider):
                     raise RuntimeError(f"{' '.join(command)} failed in {props['container']}: {output.decode()[-400:]}")
 
 
+def _file_props(
+    on: RunningContainer, path: str, content: pulumi.Input[str], commands: list[list[str]]
+) -> dict[str, Any]:
+    return {**on.props(), "path": path, "content": content, "commands": commands}
+
+
 class NginxConfig(Resource, module="openclaw", name="NginxConfig"):
-    """A running nginx's config file, replaced and reloaded in place."""
+    """A running nginx's config file, replaced, checked with ``nginx -t`` and reloaded gracefully:
+    old workers finish their requests."""
 
     def __init__(
         self, name: str, *, on: RunningContainer, path: str, content: str, opts: pulumi.ResourceOptions
     ) -> None:
-        super().__init__(NginxConfigProvider(), name, {**on.props(), "path": path, "content": content}, opts)
+        commands = [[*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]]
+        super().__init__(ContainerFileProvider(), name, _file_props(on, path, content, commands), opts)
+
+
+class ContainerFile(Resource, module="openclaw", name="ContainerFile"):
+    """A file of a running container that its program re-reads when it changes (no command, no restart)."""
+
+    def __init__(
+        self, name: str, *, on: RunningContainer, path: str, content: pulumi.Input[str], opts: pulumi.ResourceOptions
+    ) -> None:
+        super().__init__(ContainerFileProvider(), name, _file_props(on, path, content, []), opts)

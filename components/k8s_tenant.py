@@ -1,22 +1,23 @@
-"""A tenant's Kubernetes manifests → typed pulumi-kubernetes resources, one per manifest."""
+"""Kubernetes manifests (a tenant's, a model gateway's) → typed pulumi-kubernetes resources, one each."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from tenants.k8s_specs import TenantManifests
+from tenants.contract import SecretRef
+from tenants.k8s_specs import Manifest, TenantManifests
 
 # Roles whose objects hold data: never deleted by editing tenants.yaml (a namespace takes its PVCs).
 RETAINED = frozenset({"namespace", "state"})
-# The engine would wait for a claim to bind, which WaitForFirstConsumer classes do only with a pod.
-SKIP_AWAIT = frozenset({"state"})
+# The engine would wait for a claim to bind, which WaitForFirstConsumer classes do only with a pod:
+# no claim is awaited.
 
 Factory = Callable[..., pulumi.CustomResource]
 
@@ -38,17 +39,18 @@ _ARG_NAMES = {"automountServiceAccountToken": "automount_service_account_token"}
 SECRET_REVISION = "openclaw.io/secret-revision"
 
 
-def _string_data(manifests: TenantManifests, secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[Any]:
-    keys = [k for k, ref in manifests.secret_env.items() if ref in secrets]
-    values = [pulumi.Output.secret(secrets[manifests.secret_env[k]]) for k in keys]
+def string_data(secret_env: Mapping[str, SecretRef], secrets: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[Any]:
+    """A Secret's data: each key filled from the generated secret it names; always a secret."""
+    keys = [k for k, ref in secret_env.items() if ref in secrets]
+    values = [pulumi.Output.secret(secrets[secret_env[k]]) for k in keys]
     # An empty value (Pulumi.yaml's default for provider keys) means "not configured".
     return pulumi.Output.secret(
         pulumi.Output.all(*values).apply(lambda vs: {k: v for k, v in zip(keys, vs, strict=True) if v})
     )
 
 
-def _revision(string_data: pulumi.Output[Any]) -> pulumi.Output[str]:
-    digest = string_data.apply(lambda data: hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16])
+def _revision(data: pulumi.Output[Any]) -> pulumi.Output[str]:
+    digest = data.apply(lambda d: hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16])
     # One-way and truncated: safe to show in a diff, and a plain value keeps the pod template readable.
     return pulumi.Output.unsecret(digest)
 
@@ -60,29 +62,53 @@ def _with_revision(spec: Mapping[str, Any], revision: str) -> dict[str, Any]:
     return {**spec, "template": {**template, "metadata": metadata}}
 
 
+def create_objects(
+    prefix: str,
+    objects: Sequence[tuple[str, Manifest]],
+    *,
+    secret_data: Mapping[str, pulumi.Output[Any]],
+    rolling_secret: pulumi.Output[Any],
+    retained: frozenset[str],
+    parent: pulumi.Resource,
+) -> dict[str, pulumi.CustomResource]:
+    """Create every manifest as a typed resource named ``<prefix>-<role>``, in order, under ``parent``.
+
+    A Secret's data comes from ``secret_data`` (by role); a Deployment's pod carries a digest of
+    ``rolling_secret``, so a changed secret rolls the pod.
+    """
+    created: dict[str, pulumi.CustomResource] = {}
+    for role, manifest in objects:
+        factory, fields = _KINDS[manifest["kind"]]
+        metadata: dict[str, Any] = dict(manifest["metadata"])
+        if manifest["kind"] == "PersistentVolumeClaim":
+            metadata["annotations"] = {**metadata.get("annotations", {}), "pulumi.com/skipAwait": "true"}
+        kwargs: dict[str, Any] = {_ARG_NAMES.get(f, f): manifest[f] for f in fields if f in manifest}
+        if manifest["kind"] == "Secret":
+            kwargs["string_data"] = secret_data[role]
+        if manifest["kind"] == "Deployment":
+            kwargs["spec"] = _revision(rolling_secret).apply(partial(_with_revision, manifest["spec"]))
+        depends = list(created.values()) if manifest["kind"] == "Deployment" else list(created.values())[:1]
+        created[role] = factory(
+            f"{prefix}-{role}",
+            metadata=metadata,
+            **kwargs,
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=depends, retain_on_delete=role in retained),
+        )
+    return created
+
+
 def build(
     manifests: TenantManifests,
     secrets: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> dict[str, pulumi.CustomResource]:
     """Create every object of ``manifests`` as a child of ``parent``; names ``<tenant id>-<role>``."""
-    created: dict[str, pulumi.CustomResource] = {}
-    string_data = _string_data(manifests, secrets)
-    for role, manifest in manifests.objects:
-        factory, fields = _KINDS[manifest["kind"]]
-        metadata: dict[str, Any] = dict(manifest["metadata"])
-        if role in SKIP_AWAIT:
-            metadata["annotations"] = {**metadata.get("annotations", {}), "pulumi.com/skipAwait": "true"}
-        kwargs: dict[str, Any] = {_ARG_NAMES.get(f, f): manifest[f] for f in fields if f in manifest}
-        if manifest["kind"] == "Secret":
-            kwargs["string_data"] = string_data
-        if manifest["kind"] == "Deployment":
-            kwargs["spec"] = _revision(string_data).apply(partial(_with_revision, manifest["spec"]))
-        depends = list(created.values()) if manifest["kind"] == "Deployment" else list(created.values())[:1]
-        created[role] = factory(
-            f"{manifests.tenant_id}-{role}",
-            metadata=metadata,
-            **kwargs,
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=depends, retain_on_delete=role in RETAINED),
-        )
-    return created
+    data = string_data(manifests.secret_env, secrets)
+    return create_objects(
+        manifests.tenant_id,
+        manifests.objects,
+        secret_data={"secret": data},
+        rolling_secret=data,
+        retained=RETAINED,
+        parent=parent,
+    )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import get_args
+
 import pulumi
 
 from tenants.model import Dns, KubernetesTarget, ModelProvider, Tenant
+from tenants.model_gateway_specs import MASTER_KEY
 from tenants.stack_overrides import StackOverrides
 
 
@@ -19,6 +23,7 @@ def read_overrides(config: pulumi.Config) -> StackOverrides:
         edge_port=port if port else None,
         openclaw_image=config.get("openclawImage") or None,
         proxy_image=config.get("proxyImage") or None,
+        model_gateway_image=config.get("modelGatewayImage") or None,
     )
 
 
@@ -30,12 +35,27 @@ def tenant_key_name(tenant_id: str) -> str:
     return f"apiKey-{tenant_id}"
 
 
-def provider_key(config: pulumi.Config, tenant: Tenant) -> pulumi.Output[str] | None:
-    """The tenant's own key if set, else the fleet key for its provider; always a secret."""
-    own = config.get_secret(tenant_key_name(tenant.id))
-    if own is not None:
-        return own
-    return config.get_secret(provider_key_name(tenant.model_provider))
+def master_keys(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+    """Each provider's master key (secret config), for the model gateways only; "" when unset."""
+    keys: dict[str, pulumi.Output[str]] = {}
+    for provider in get_args(ModelProvider):
+        value = config.get_secret(provider_key_name(provider))
+        if value is not None:
+            keys[MASTER_KEY[provider]] = value
+    return keys
+
+
+def refuse_tenant_keys(config: pulumi.Config, tenants: Iterable[Tenant]) -> None:
+    """A tenant's own provider key would have to live in the tenant or in a per-tenant route of the
+    gateway; neither exists, so a stack that still sets one is stopped with what to do instead."""
+    stale = [tenant_key_name(t.id) for t in tenants if config.get_secret(tenant_key_name(t.id)) is not None]
+    if stale:
+        raise pulumi.RunError(
+            f"openclaw-tenants:{', openclaw-tenants:'.join(stale)}: per-tenant provider keys are no longer "
+            "used; every tenant reaches its models through the target's model gateway with its own virtual "
+            "key, and the gateway holds only the fleet keys (kimiApiKey, ...). Remove them with "
+            "`pulumi config rm`."
+        )
 
 
 def kubeconfig(config: pulumi.Config, target: KubernetesTarget) -> pulumi.Output[str] | None:

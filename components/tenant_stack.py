@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_random as random
 
-from tenants.contract import GATEWAY_TOKEN, PROVIDER_KEY, TENANT_URL
+from tenants.contract import GATEWAY_TOKEN, MODEL_KEY, TENANT_URL
 from tenants.docker_specs import TenantDockerSpec
 from tenants.k8s_specs import TenantManifests
 from tenants.model import Dns
@@ -36,7 +36,6 @@ class TenantStackArgs:
     rotation: int
     dns: Dns
     dns_zone_id: pulumi.Input[str] | None = None
-    provider_key: pulumi.Input[str] | None = None
 
 
 class TenantStack(pulumi.ComponentResource):
@@ -47,6 +46,7 @@ class TenantStack(pulumi.ComponentResource):
     plan: pulumi.Output[str]
     shard: pulumi.Output[str]
     gateway_token: pulumi.Output[str]
+    model_key: pulumi.Output[str]  # the tenant's virtual key at its target's model gateway
     network: pulumi.Output[str]
 
     def __init__(self, name: str, args: TenantStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -60,9 +60,16 @@ class TenantStack(pulumi.ComponentResource):
             keepers={"rotation": str(args.rotation)},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        secrets: dict[str, pulumi.Input[str]] = {GATEWAY_TOKEN: token.result}
-        if args.provider_key is not None:
-            secrets[PROVIDER_KEY] = args.provider_key
+        # The tenant's only model credential: the gateway knows it by its hash, and it is worth
+        # nothing past the gateway. Rotated with the token.
+        model_key = random.RandomPassword(
+            f"{info.id}-model-key",
+            length=48,
+            special=False,
+            keepers={"rotation": str(args.rotation)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        secrets: dict[str, pulumi.Input[str]] = {GATEWAY_TOKEN: token.result, MODEL_KEY: model_key.result}
 
         backend = args.backend
         if isinstance(backend, DockerBackend):
@@ -84,6 +91,7 @@ class TenantStack(pulumi.ComponentResource):
         self.plan = pulumi.Output.from_input(info.plan)
         self.shard = pulumi.Output.from_input(info.shard)
         self.gateway_token = pulumi.Output.secret(token.result)
+        self.model_key = pulumi.Output.secret(model_key.result)
         self.register_outputs(
             {
                 TENANT_URL: self.url,

@@ -42,11 +42,22 @@ STARTER_PLAN: dict[str, Any] = {
     "cpus": 0.5,
     "memory_gib": 1,
     "storage_gib": 2,
-    "max": {"cpus": 1, "memory_gib": 2, "storage_gib": 10},
+    "max": {
+        "cpus": 1,
+        "memory_gib": 2,
+        "storage_gib": 10,
+        "model_budget_usd": "10.00",
+        "model_rpm": 30,
+        "model_tpm": 50_000,
+    },
     "pids_limit": 256,
     "rate_limit_rps": 5,
     "burst": 10,
     "monthly_price": "9.99",
+    "model_budget_usd": "2.50",
+    "model_rpm": 10,
+    "model_tpm": 20_000,
+    "models": ["kimi-k2.6", "minimax-m2.7", "claude-haiku-4-5", "gpt-5-mini", "openrouter-kimi-k2.6"],
 }
 # Overrides within each plan's max (tenants.yaml refuses anything above it).
 OVERRIDES: dict[str, tuple[dict[str, Any], ...]] = {

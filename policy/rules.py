@@ -29,6 +29,7 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SECRET = "kubernetes:core/v1:Secret"
 INGRESS_TYPES = frozenset(
     {
         "kubernetes:networking.k8s.io/v1:Ingress",
@@ -56,6 +57,11 @@ POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 HOST_NAMESPACE_MODES = ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
+# Variables a provider's master key travels in (the model gateway's, and those OpenClaw's provider
+# plugins read). Only the model gateway may hold one; a tenant reaches its models with a virtual key.
+PROVIDER_KEY_NAMES = frozenset(
+    {"KIMI_API_KEY", "MOONSHOT_API_KEY", "MINIMAX_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"}
+)
 
 
 class StackResource(NamedTuple):
@@ -477,6 +483,40 @@ class StackRule:
     check: Callable[[Sequence[StackResource]], list[Violation]]
 
 
+def _in_tenant_namespace(props: Props) -> bool:
+    meta = _metadata(props)
+    namespace = meta.get("namespace")
+    named = isinstance(namespace, str) and namespace.startswith(TENANT_NAMESPACE_PREFIX)
+    return TENANT_LABEL in _map(meta.get("labels")) or named
+
+
+def _key_names(names: Iterable[Any]) -> list[str]:
+    return sorted({str(n) for n in names} & PROVIDER_KEY_NAMES)
+
+
+def no_provider_keys_in_tenants(resource_type: str, props: Props) -> list[str]:
+    """No tenant container, pod or Secret carries a provider key variable: a tenant's environment is
+    readable by its own agent, so a master key there is the operator's account given away."""
+    if resource_type == DOCKER_CONTAINER:
+        if TENANT_LABEL not in docker_labels(props):
+            return []
+        names = _key_names(str(e).split("=", 1)[0] for e in _seq(props.get("envs")))
+        return [f"{docker_who(props)} has provider key variable {n}" for n in names]
+    if resource_type == SECRET:
+        if not _in_tenant_namespace(props):
+            return []
+        keys = [*_map(props.get("stringData")), *_map(props.get("data"))]
+        return [f"Secret {_metadata(props).get('name')!r} of a tenant holds provider key {n}" for n in _key_names(keys)]
+    workload = _workload(resource_type, props)
+    if workload is None or not _in_tenant_namespace(props):
+        return []
+    return [
+        f"{where} of a tenant has provider key variable {n}"
+        for where, container in workload[1]
+        for n in _key_names(_map(e).get("name") for e in _seq(container.get("env")))
+    ]
+
+
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ResourceRule("run-as-non-root", "Containers and pods run as a non-root user.", run_as_non_root),
     ResourceRule("drop-all-capabilities", "Containers drop every Linux capability.", drop_all_capabilities),
@@ -494,6 +534,11 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         "no-public-ports",
         "Docker ports: none on tenant containers; the edge proxy's on an explicit address, never 0.0.0.0 or ::.",
         no_public_ports,
+    ),
+    ResourceRule(
+        "no-provider-keys-in-tenants",
+        "No tenant container, pod or Secret carries a model provider's key; only the model gateway holds them.",
+        no_provider_keys_in_tenants,
     ),
 )
 

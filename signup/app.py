@@ -16,9 +16,10 @@ from .config import ServiceConfig
 from .errors import ApiError, install_error_handlers
 from .ratelimit import RateLimiter
 from .runner import StackRunner
-from .schemas import AuditOut, CreateTenant, DeploymentOut, ErrorOut, JobError, JobOut, TenantOut
+from .schemas import AuditOut, CreateTenant, DeploymentOut, ErrorOut, JobError, JobOut, TenantOut, UsageOut
 from .service import Accepted, SignupService
 from .store import Job, JobStore
+from .usage import tenant_usage
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
@@ -28,7 +29,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (409, "conflict: tenant exists, edit refused, or Idempotency-Key reused or in progress"),
         (422, "invalid body: the fleet model's validation messages"),
         (429, "rate limited; see Retry-After"),
-        (503, "tenants.yaml is invalid or busy"),
+        (503, "tenants.yaml is invalid or busy, or the model usage ledger is not configured or unreachable"),
     )
 }
 
@@ -43,6 +44,10 @@ IdempotencyKey = Annotated[
     ),
 ]
 TenantIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+MonthQuery = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (UTC); the current month without it."),
+]
 
 
 def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> FastAPI:
@@ -122,6 +127,14 @@ def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> F
                 job_id=latest.id, kind=latest.kind, state=latest.state, finished_at=_time(latest.finished_at)
             ),
         )
+
+    @app.get("/v1/tenants/{tenant_id}/usage", tags=["tenants"])
+    def get_usage(
+        tenant_id: TenantIdPath, client: Annotated[str, Depends(caller)], month: MonthQuery = None
+    ) -> UsageOut:
+        """The tenant's metered model usage of a month: tokens, requests and cost per model and day, with totals."""
+        service.tenant(tenant_id)  # 404 for a tenant tenants.yaml does not declare
+        return tenant_usage(config.ledger_url, tenant_id, month)
 
     def change(action: StateAction, tenant_id: str, client: str, key: str | None, response: Response) -> JobOut:
         return accepted(service.change_state(client, tenant_id, action, key), response)

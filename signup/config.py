@@ -14,6 +14,7 @@
 | ``OPENCLAW_SIGNUP_BATCH_MAX_WAIT_S`` | ``5`` | how long it keeps waiting while signups are still being written |
 | ``OPENCLAW_SIGNUP_BUSY_RETRIES`` / ``_BUSY_BACKOFF_S`` | ``5`` / ``2`` | retries after a concurrent update |
 | ``OPENCLAW_SIGNUP_LOCK_TIMEOUT_S`` | ``30`` | how long an edit waits for the fleet file's lock |
+| ``OPENCLAW_SIGNUP_LEDGER_URL`` | none | the model gateway's ledger, for ``GET /v1/tenants/{id}/usage`` |
 
 Stack names: a shard's stack is the one named in ``OPENCLAW_SIGNUP_STACKS``, else the one
 ``Pulumi.<stack>.yaml`` file of the project whose ``openclaw-tenants:shard`` is that shard, else the
@@ -36,6 +37,7 @@ MIN_TOKEN_LENGTH = 16
 PREFIX = "OPENCLAW_SIGNUP_"
 OPERATOR = "operator"
 TOKEN_REQUIRED = f"{PREFIX}TOKEN is required: the operators' bearer token"
+LEDGER_SCHEMES = ("sqlite:////", "postgresql://", "postgres://")
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,7 @@ class ServiceConfig:
     busy_backoff_s: float = 2.0
     lock_timeout_s: float = 30.0
     id_prefix: str = "t"
+    ledger_url: str | None = field(default=None, repr=False)  # may hold a database password
 
     def __post_init__(self) -> None:
         if not self.tokens:
@@ -69,6 +72,8 @@ class ServiceConfig:
                 raise ConfigError(f"the token of client {client!r} is shorter than {MIN_TOKEN_LENGTH} characters")
         if self.rate_limit_rps <= 0 or self.rate_limit_burst < 1:
             raise ConfigError("the rate limit needs RPS > 0 and BURST >= 1")
+        if self.ledger_url is not None and not self.ledger_url.startswith(LEDGER_SCHEMES):
+            raise ConfigError(f"{PREFIX}LEDGER_URL: expected sqlite:////abs/path.sqlite or postgresql://...")
 
     def stack_for(self, shard: str) -> str:
         """The Pulumi stack that deploys a shard."""
@@ -105,6 +110,7 @@ class ServiceConfig:
             busy_retries=int(_number(get("BUSY_RETRIES", "5"), "BUSY_RETRIES")),
             busy_backoff_s=_number(get("BUSY_BACKOFF_S", "2"), "BUSY_BACKOFF_S"),
             lock_timeout_s=_number(get("LOCK_TIMEOUT_S", "30"), "LOCK_TIMEOUT_S"),
+            ledger_url=get("LEDGER_URL") or None,
         )
 
 

@@ -111,6 +111,34 @@ class AuditOut(BaseModel):
     detail: str
 
 
+class UsageTotalOut(BaseModel):
+    """Calls added up; ``cost_usd`` is exact, with the ledger's ten decimal places."""
+
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: str
+
+
+class ModelUsageOut(UsageTotalOut):
+    model: str
+
+
+class DayUsageOut(UsageTotalOut):
+    model: str
+    day: str
+
+
+class UsageOut(BaseModel):
+    """A tenant's metered model usage of one month (UTC): in total, per model, per model and day."""
+
+    tenant_id: str
+    month: str
+    total: UsageTotalOut
+    models: list[ModelUsageOut]
+    days: list[DayUsageOut]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

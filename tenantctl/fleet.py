@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 
 from tenants.contract import TENANT_STATES
-from tenants.docker_specs import fleet_specs
-from tenants.k8s_specs import render_manifests
+from tenants.rendering import fleet_specs, render_manifests
 from tenants.shards import ALL_SHARDS, select_shard
 
 from .console import err, load_or_exit, or_exit, out

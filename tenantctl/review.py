@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from model_gateway.ledger import totals_by
 from tenants.cost import cost_report
 from tenants.cost import render_json as cost_json
 from tenants.cost import render_markdown as cost_markdown
@@ -21,10 +22,12 @@ from tenants.diff_report import render_json, render_markdown
 from tenants.fleet_pair import load_pair
 from tenants.fleet_sources import read_fleet_text
 
-from .console import load_or_exit, or_exit
+from .console import fail, load_or_exit, or_exit
+from .usage import read_ledger, resolve_month
 
 EXIT_DESTRUCTIVE = 2
 PREFIX = "tenantctl diff: "
+COST_PREFIX = "tenantctl cost: "
 
 
 class Format(StrEnum):
@@ -75,8 +78,29 @@ def diff(
 def cost(
     file: Annotated[Path, typer.Option("--file", "-f", help="Fleet file.")] = Path("tenants.yaml"),
     format: FormatOpt = Format.md,
+    ledger: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger",
+            help="Add the metered model spend of the model gateway's ledger "
+            "(sqlite:////abs/path.sqlite or postgresql://...).",
+        ),
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", help="The metered month, YYYY-MM (UTC); the current one without it.")
+    ] = None,
 ) -> None:
     """Monthly cost per tenant, per plan, per target and in total, from the plans' monthly_price.
-    A tenant costs its plan's price while active; suspended and offboarded tenants cost 0."""
-    report = cost_report(load_or_exit(file))
+    A tenant costs its plan's price while active; suspended and offboarded tenants cost 0.
+    With --ledger, each tenant's metered model spend of the month is added to its plan price."""
+    fleet = load_or_exit(file)
+    if ledger is None:
+        if month is not None:
+            fail(f"{COST_PREFIX}--month needs --ledger (the month of metered model spend)")
+        report = cost_report(fleet)
+    else:
+        chosen = resolve_month(month, COST_PREFIX)
+        rows = read_ledger(ledger, COST_PREFIX, lambda led: led.usage(month=chosen))
+        spend = {tenant: line.cost_usd for tenant, line in totals_by(rows, lambda r: r.tenant).items()}
+        report = cost_report(fleet, spend, month=chosen)
     sys.stdout.write((cost_json if format is Format.json else cost_markdown)(report))

@@ -47,9 +47,19 @@ INTO_STATE: Final[Mapping[TenantState, Transition]] = MappingProxyType({t.state:
 
 # --- generated secrets a spec refers to (their values never appear in a spec) ---------------------
 
-SecretRef = Literal["gateway_token", "provider_key"]
+# A tenant holds its gateway token and its virtual model key; only the model gateway holds the
+# providers' master keys, one secret per provider.
+SecretRef = Literal[
+    "gateway_token",
+    "model_key",
+    "kimi_master_key",
+    "minimax_master_key",
+    "anthropic_master_key",
+    "openai_master_key",
+    "openrouter_master_key",
+]
 GATEWAY_TOKEN: Final[SecretRef] = "gateway_token"
-PROVIDER_KEY: Final[SecretRef] = "provider_key"
+MODEL_KEY: Final[SecretRef] = "model_key"
 
 # --- stack outputs (exported by __main__.py, read by the signup runner) ---------------------------
 
@@ -66,3 +76,17 @@ JOB_STATES: Final[tuple[JobState, ...]] = get_args(JobState)
 FinishedState = Literal["succeeded", "failed"]
 FINISHED_STATES: Final[tuple[FinishedState, ...]] = get_args(FinishedState)
 UNFINISHED_STATES: Final[tuple[JobState, ...]] = tuple(s for s in JOB_STATES if s not in FINISHED_STATES)
+
+# --- the model gateway (one per target; tenants reach it with their virtual key) -----------------
+
+MODEL_KEY_ENV: Final = "OPENCLAW_MODEL_KEY"  # the tenant's virtual key, in its environment
+MODEL_GATEWAY_PORT: Final = 4000
+MODEL_GATEWAY_CONFIG_DIR: Final = "/etc/openclaw-models"
+MODEL_GATEWAY_MODELS_PATH: Final = f"{MODEL_GATEWAY_CONFIG_DIR}/gateway.json"  # static: models and upstreams
+MODEL_GATEWAY_REGISTRY_PATH: Final = f"{MODEL_GATEWAY_CONFIG_DIR}/tenants.json"  # key hashes, rewritten in place
+MODEL_GATEWAY_DATA_DIR: Final = "/var/lib/openclaw-models"
+MODEL_GATEWAY_LEDGER_ENV: Final = "OPENCLAW_LEDGER_URL"
+MODEL_GATEWAY_DEFAULT_LEDGER: Final = f"sqlite:///{MODEL_GATEWAY_DATA_DIR}/ledger.sqlite"
+MODEL_GATEWAY_UID: Final = 10001
+MODEL_GATEWAY_FILES_VERSION: Final = 1  # the "version" of gateway.json and tenants.json
+OUTPUT_MODEL_KEYS: Final = "tenantModelKeys"  # tenant id → virtual model key (secret)

@@ -275,7 +275,7 @@ def _dump(value: Any) -> Any:
 def _settings(fleet: Fleet) -> dict[str, Value]:
     """The fleet's settings (everything but its tenants) as dotted leaf paths."""
     out: dict[str, Value] = {}
-    for section in ("domain", "images", "channels", "defaults", "plans", "targets"):
+    for section in ("domain", "images", "channels", "defaults", "models", "plans", "targets"):
         _flatten(_dump(getattr(fleet, section)), section, out)
     return out
 
@@ -299,7 +299,8 @@ class _Users:
         """The shards whose deployment depends on a setting (defaults only fill in tenants: none)."""
         section, _, rest = path.partition(".")
         name = rest.split(".", 1)[0]
-        if section == "domain" or path == "images.openclaw":
+        # Every target's model gateway lists every model of the catalog, on either backend.
+        if section in ("domain", "models") or path in ("images.openclaw", "images.model_gateway"):
             found = self.all
         elif section == "images":  # the edge proxy's image: every Docker target's proxy
             found = self.docker

@@ -16,8 +16,8 @@ from . import openclaw
 from .contract import SecretRef, TenantState
 from .edge_config import Route, render_edge_config
 from .labels import MANAGED_BY, fixed_labels, owner_labels
-from .model import DockerTarget, Fleet, Tenant
-from .resolved import DockerTenant, resolve_all
+from .model import DockerTarget, Fleet
+from .resolved import DockerTenant
 
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
 EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
@@ -289,14 +289,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
 
 
 def target_images(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> tuple[str, ...]:
-    """Every image a Docker target runs: its edge proxy's and its active tenants' channels."""
-    return (fleet.images.proxy, *sorted({t.image for t in _active_on(target_name, tenants)}))
-
-
-def fleet_specs(fleet: Fleet, tenants: tuple[Tenant, ...]) -> dict[str, Any]:
-    """Everything the Docker targets of a set of tenants get, keyed for rendering."""
-    on_docker = resolve_all(fleet, tenants, DockerTenant)
-    return {
-        "tenants": [to_data(tenant_spec(t)) for t in on_docker],
-        "edges": [to_data(edge_spec(fleet, name, on_docker)) for name in sorted({t.tenant.target for t in on_docker})],
-    }
+    """Every image a Docker target runs: its edge proxy's, its model gateway's and its active tenants'
+    channels."""
+    channels = sorted({t.image for t in _active_on(target_name, tenants)})
+    return (fleet.images.proxy, fleet.images.model_gateway, *channels)

@@ -17,10 +17,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
-from .catalog import BUILTIN_CHANNELS, BUILTIN_PLANS
+from .catalog import BUILTIN_CHANNELS, BUILTIN_MODELS, BUILTIN_PLANS
 from .errors import FleetError, Path, Problem, plain_message
 from .model import (
     NAME,
+    CatalogModel,
     Defaults,
     DockerTarget,
     Fleet,
@@ -31,14 +32,17 @@ from .model import (
     Tenant,
     check_channel,
     check_domain,
+    check_model_id,
     effective_limits,
 )
 from .secrets_scan import find_credentials
 
-TOP_KEYS = ("version", "domain", "images", "channels", "defaults", "plans", "targets", "tenants")
+TOP_KEYS = ("version", "domain", "images", "channels", "defaults", "models", "plans", "targets", "tenants")
 DEFAULTED = ("plan", "target", "model_provider", "channel", "shard")
 
 LIMIT_FIELDS = ("cpus", "memory_gib", "storage_gib")
+# Every field a plan's `max` caps, and so every field a tenant's overrides may raise.
+CEILING_FIELDS = (*LIMIT_FIELDS, "model_budget_usd", "model_rpm", "model_tpm")
 TARGET_TYPES: dict[str, type[DockerTarget] | type[KubernetesTarget]] = {
     "docker": DockerTarget,
     "kubernetes": KubernetesTarget,
@@ -288,7 +292,9 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     images = _model(Images, _section(data, "images", dict, out, {}), ("images",), out)
     defaults, broken_defaults = _defaults(_section(data, "defaults", dict, out, {}), out)
     channels = _channels(_section(data, "channels", dict, out, {}), out)
+    models, broken_models = _models(_section(data, "models", dict, out, {}), out)
     plans, broken_plans = _plans(_section(data, "plans", dict, out, {}), out)
+    _check_allowlists(plans, models, broken_models, out)
     targets = _targets(data, out)
     raw_tenants = _section(data, "tenants", list, out, [])
 
@@ -297,6 +303,7 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     _check_defaults(defaults, known, out)
     _check_runtime_classes(targets, known, out)
     _check_references(tenants, known, out)
+    _check_tenant_models(tenants, plans, models, broken_models, out)
     _check_capacity(tenants, plans, targets, out)
 
     if out.problems or images is None:
@@ -310,6 +317,7 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
         plans=plans,
         targets=targets,
         tenants=tuple(t.tenant for t in tenants),
+        models=models,
     )
 
 
@@ -373,7 +381,7 @@ def _plans(raw: dict[str, Any], out: _Collector) -> tuple[dict[str, Plan], set[s
         except ValidationError as exc:
             out.pydantic(path, exc)
             continue
-        above = [f for f in LIMIT_FIELDS if getattr(plan, f) > getattr(plan.max, f)]
+        above = [f for f in CEILING_FIELDS if getattr(plan, f) > getattr(plan.max, f)]
         for field in above:
             base, top = getattr(plan, field), getattr(plan.max, field)
             out.add((*path, field), f"{field} {base} is above this plan's max.{field} {top}")
@@ -381,6 +389,65 @@ def _plans(raw: dict[str, Any], out: _Collector) -> tuple[dict[str, Plan], set[s
             plans[name] = plan
             broken.discard(name)
     return plans, broken
+
+
+def _models(raw: dict[str, Any], out: _Collector) -> tuple[dict[str, CatalogModel], set[str]]:
+    """The model catalog (the built-in models with the fleet's own merged over them, field by field),
+    and the names of declared models that are broken (already reported)."""
+    models: dict[str, CatalogModel] = {}
+    broken: set[str] = set()
+    for name, body in {**BUILTIN_MODELS, **raw}.items():
+        path: Path = ("models", str(name))
+        broken.add(str(name))
+        try:
+            check_model_id(str(name))
+        except ValueError as exc:
+            out.add(path, str(exc))
+            continue
+        if name in raw and not isinstance(raw[name], dict):
+            out.add(path, f"must be a mapping of model fields; got a {_kind_name(raw[name])}")
+            continue
+        merged = _merge(BUILTIN_MODELS[name], raw.get(name, {})) if name in BUILTIN_MODELS else body
+        try:
+            models[str(name)] = CatalogModel.model_validate(merged)
+        except ValidationError as exc:
+            out.pydantic(path, exc)
+            continue
+        broken.discard(str(name))
+    return models, broken
+
+
+def _check_allowlists(
+    plans: Mapping[str, Plan], models: Mapping[str, CatalogModel], broken: set[str], out: _Collector
+) -> None:
+    """Every model a plan allows must be in the catalog (the built-in models or the fleet's `models:`)."""
+    for name, plan in plans.items():
+        for index, model in enumerate(plan.models):
+            if model not in models and model not in broken:
+                out.add(("plans", name, "models", index), f"unknown model {model!r}; known: {_known(models)}")
+
+
+def _check_tenant_models(
+    tenants: list[_Loaded],
+    plans: Mapping[str, Plan],
+    models: Mapping[str, CatalogModel],
+    broken: set[str],
+    out: _Collector,
+) -> None:
+    """A tenant's provider must have a model its plan allows: its default model is the first of them.
+    A plan naming a broken model is not judged (the model's problem is reported already)."""
+    for loaded in tenants:
+        tenant = loaded.tenant
+        plan = plans.get(tenant.plan)
+        if plan is None or broken.intersection(plan.models):
+            continue
+        known = [m for m in plan.models if m in models]
+        if known and not any(models[m].provider == tenant.model_provider for m in known):
+            out.add(
+                (*loaded.path, "model_provider"),
+                f"plan {tenant.plan!r} allows no {tenant.model_provider} model (it allows {', '.join(known)}); "
+                "choose another provider or plan, or add a model of this provider to the plan's models",
+            )
 
 
 def _targets(data: dict[str, Any], out: _Collector) -> dict[str, Target]:
@@ -506,7 +573,7 @@ def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) ->
         plan = known.plans.get(tenant.plan)
         if plan is None:
             continue
-        for field in LIMIT_FIELDS:
+        for field in CEILING_FIELDS:
             value, top = getattr(tenant.overrides, field), getattr(plan.max, field)
             if value is not None and value > top:
                 out.add(

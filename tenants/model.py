@@ -16,12 +16,15 @@ SCHEMA_VERSION = 1
 ModelProvider = Literal["kimi", "minimax", "anthropic", "openai", "openrouter"]
 Egress = Literal["direct", "none"]
 Profile = Literal["standard", "lean"]
+ModelApi = Literal["openai", "anthropic"]  # the API style an upstream speaks
+ModelEgress = Literal["internet", "none"]
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 TENANT_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{1,38}[a-z0-9])$")
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 OPENCLAW_VERSION = re.compile(r"^\d{4}\.\d{1,2}\.\d{1,2}$")
 LABEL_KEY = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+MODEL_ID = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
 
 RESERVED_IDS = frozenset(
@@ -51,8 +54,12 @@ RESERVED_IDS = frozenset(
     }
 )
 
-# `edge-<target>` names each Docker target's edge proxy (its component, network and container).
-RESERVED_ID_PREFIX = "edge-"
+# `edge-<target>` names each Docker target's edge proxy (its component, network and container), and
+# `models-<target>` its model gateway.
+RESERVED_ID_PREFIXES: dict[str, str] = {
+    "edge-": "the edge proxies of the targets",
+    "models-": "the model gateways of the targets",
+}
 
 
 def check_domain(value: str) -> str:
@@ -79,9 +86,22 @@ def check_tenant_id(value: str) -> str:
         )
     if value in RESERVED_IDS:
         raise ValueError(f"{value!r} is reserved; reserved ids: {', '.join(sorted(RESERVED_IDS))}")
-    if value.startswith(RESERVED_ID_PREFIX):
-        raise ValueError(f"{value!r} starts with {RESERVED_ID_PREFIX!r}, which names the edge proxies of the targets")
+    for prefix, names in RESERVED_ID_PREFIXES.items():
+        if value.startswith(prefix):
+            raise ValueError(f"{value!r} starts with {prefix!r}, which names {names}")
     return value
+
+
+def check_model_id(value: str) -> str:
+    if not MODEL_ID.match(value):
+        raise ValueError(f"model id {value!r} must be lowercase letters, digits, '.', '_' and '-' (at most 64)")
+    return value
+
+
+def check_base_url(value: str) -> str:
+    if not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$", value):
+        raise ValueError(f"must be an http(s) base URL like https://api.example.com/v1, not {value!r}")
+    return value.rstrip("/")
 
 
 def check_name(value: str) -> str:
@@ -115,6 +135,12 @@ MemoryGiB = Annotated[float, Field(strict=True, ge=1, le=1024, allow_inf_nan=Fal
 StorageGiB = Annotated[int, Field(strict=True, ge=1, le=65536)]
 LabelKey = Annotated[str, Field(strict=True), AfterValidator(check_label_key)]
 LabelValue = Annotated[str, Field(strict=True), AfterValidator(check_label_value)]
+UsdBudget = Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
+UsdPerMtok = Annotated[Decimal, Field(ge=0, le=100_000, max_digits=12, decimal_places=6)]
+ModelRpm = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+ModelTpm = Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)]
+ModelId = Annotated[str, Field(strict=True), AfterValidator(check_model_id)]
+BaseUrl = Annotated[str, Field(strict=True), AfterValidator(check_base_url)]
 
 
 class Limits(Frozen):
@@ -125,17 +151,40 @@ class Limits(Frozen):
     storage_gib: StorageGiB
 
 
+class PlanMax(Limits):
+    """The most a tenant's overrides may raise its plan's limits and model allowance to."""
+
+    model_budget_usd: UsdBudget
+    model_rpm: ModelRpm
+    model_tpm: ModelTpm
+
+
+class CatalogModel(Frozen):
+    """A model tenants may be allowed: its provider, its upstream name, API style and prices."""
+
+    provider: ModelProvider
+    upstream_model: Annotated[str, Field(strict=True, min_length=1, max_length=200, pattern=r"^\S+$")]
+    api: ModelApi
+    input_usd_per_mtok: UsdPerMtok
+    output_usd_per_mtok: UsdPerMtok
+
+
 class Plan(Frozen):
-    """What a customer buys: limits, the most an override may raise them to, proxy rate and price."""
+    """What a customer buys: limits, the most an override may raise them to, proxy rate and price,
+    and its model allowance (monthly budget, request and token rates, allowed models)."""
 
     cpus: Cpus
     memory_gib: MemoryGiB
     storage_gib: StorageGiB
-    max: Limits
+    max: PlanMax
     pids_limit: Annotated[int, Field(strict=True, ge=64, le=65536)]
     rate_limit_rps: Annotated[int, Field(strict=True, ge=1, le=100_000)]
     burst: Annotated[int, Field(strict=True, ge=0, le=100_000)]
     monthly_price: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
+    model_budget_usd: UsdBudget
+    model_rpm: ModelRpm
+    model_tpm: ModelTpm
+    models: tuple[ModelId, ...] = Field(min_length=1)
     # Gateway runtime profile: "lean" loads only the plugins a hosted tenant uses (see bench/RESULTS.md).
     profile: Profile = "standard"
 
@@ -222,6 +271,28 @@ class Dns(Frozen):
         return self
 
 
+def _check_upstreams(value: dict[ModelProvider, str]) -> dict[ModelProvider, str]:
+    return {provider: check_base_url(url) for provider, url in value.items()}
+
+
+Upstreams = Annotated[dict[ModelProvider, Annotated[str, Field(strict=True)]], AfterValidator(_check_upstreams)]
+
+
+class DockerModelGateway(Frozen):
+    """A Docker target's model gateway: whether it may reach the internet, and upstream overrides
+    (an on-premises or test upstream instead of a provider's public API)."""
+
+    egress: ModelEgress = "internet"
+    upstreams: Upstreams = Field(default_factory=dict)
+
+
+class ClusterModelGateway(Frozen):
+    """A cluster's model gateway: its platform namespace, and upstream overrides."""
+
+    namespace: K8sName = "openclaw-models"
+    upstreams: Upstreams = Field(default_factory=dict)
+
+
 class DockerTarget(Frozen):
     """One Docker host."""
 
@@ -233,6 +304,7 @@ class DockerTarget(Frozen):
     edge: Edge = Edge()
     address_pools: tuple[str, ...] = ("172.16.0.0/12", "192.168.0.0/16")
     dns: Dns = Dns()
+    model_gateway: DockerModelGateway = DockerModelGateway()
 
     @field_validator("dns")
     @classmethod
@@ -327,6 +399,7 @@ class KubernetesTarget(Frozen):
     trusted_proxies: tuple[str, ...] = ("10.0.0.0/8",)
     capacity: ClusterCapacity
     overcommit: Overcommit = Overcommit()
+    model_gateway: ClusterModelGateway = ClusterModelGateway()
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -361,6 +434,8 @@ class Images(Frozen):
 
     openclaw: str = "ghcr.io/openclaw/openclaw"
     proxy: str = "docker.io/library/nginx:1.27.5"
+    # Built from Debian and PyPI packages (tests/e2e/images/build.sh); push it to your registry.
+    model_gateway: str = "openclaw-local/model-gateway:1.83.10-1"
 
     @field_validator("openclaw")
     @classmethod
@@ -371,7 +446,7 @@ class Images(Frozen):
             )
         return value
 
-    @field_validator("proxy")
+    @field_validator("proxy", "model_gateway")
     @classmethod
     def _pinned(cls, value: str) -> str:
         name, _, tag = value.rpartition(":")
@@ -398,6 +473,9 @@ class Overrides(Frozen):
     cpus: Cpus | None = None
     memory_gib: MemoryGiB | None = None
     storage_gib: StorageGiB | None = None
+    model_budget_usd: UsdBudget | None = None
+    model_rpm: ModelRpm | None = None
+    model_tpm: ModelTpm | None = None
 
 
 class Tenant(Frozen):
@@ -439,6 +517,30 @@ def effective_limits(plan: Plan, overrides: Overrides) -> Limits:
     )
 
 
+class ModelAllowance(Frozen):
+    """What a tenant may spend at its model gateway: its plan's allowance with its overrides."""
+
+    budget_usd: Decimal  # per calendar month (UTC)
+    rpm: int
+    tpm: int
+    models: tuple[str, ...]  # the plan's allowlist
+    default_model: str  # the first allowed model of the tenant's provider
+
+
+def effective_model_allowance(plan: Plan, tenant: Tenant, catalog: dict[str, CatalogModel]) -> ModelAllowance:
+    """The plan's model allowance raised by the tenant's overrides; the loader has checked that the
+    tenant's provider has an allowed model."""
+    overrides = tenant.overrides
+    own = [m for m in plan.models if m in catalog and catalog[m].provider == tenant.model_provider]
+    return ModelAllowance(
+        budget_usd=plan.model_budget_usd if overrides.model_budget_usd is None else overrides.model_budget_usd,
+        rpm=plan.model_rpm if overrides.model_rpm is None else overrides.model_rpm,
+        tpm=plan.model_tpm if overrides.model_tpm is None else overrides.model_tpm,
+        models=plan.models,
+        default_model=own[0],
+    )
+
+
 class Fleet(Frozen):
     """A whole validated fleet; built only by ``tenants.load``."""
 
@@ -450,6 +552,7 @@ class Fleet(Frozen):
     plans: dict[str, Plan]
     targets: dict[str, Target]
     tenants: tuple[Tenant, ...]
+    models: dict[str, CatalogModel] = Field(default_factory=dict)
 
     @field_validator("domain")
     @classmethod

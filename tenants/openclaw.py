@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .contract import GATEWAY_TOKEN, PROVIDER_KEY, SecretRef
-from .model import ModelProvider, Profile
+from .contract import GATEWAY_TOKEN, MODEL_KEY, MODEL_KEY_ENV, SecretRef
+from .model import CatalogModel, ModelApi, Profile
 
 PORT = 18789
 UID = 1000
@@ -34,13 +35,15 @@ STARTUP_PATH = "/startupz"  # also readiness: /readyz fails on channel errors, w
 TMP_DIR = "/tmp"  # logs go to /tmp/openclaw; needs a tmpfs with a read-only root
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
-PROVIDER_KEY_ENV: Mapping[ModelProvider, str] = {
-    "kimi": "MOONSHOT_API_KEY",
-    "minimax": "MINIMAX_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-}
+# Variables the gateway's bundled provider plugins read a provider key from; a tenant never has one.
+PROVIDER_KEY_ENVS: tuple[str, ...] = (
+    "MOONSHOT_API_KEY",
+    "KIMI_API_KEY",
+    "MINIMAX_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+)
 
 HEAP_FRACTION = 0.75  # upstream: 1536 MiB heap for a 2 GiB container
 
@@ -77,31 +80,96 @@ def environment(memory_mib: int) -> dict[str, str]:
     }
 
 
-def secret_environment(provider: ModelProvider) -> dict[str, SecretRef]:
-    """Which generated secret fills which variable: the token always, the provider's key by its name."""
-    return {TOKEN_ENV: GATEWAY_TOKEN, PROVIDER_KEY_ENV[provider]: PROVIDER_KEY}
+def secret_environment() -> dict[str, SecretRef]:
+    """Which generated secret fills which variable: the gateway token and the virtual model key, and
+    nothing else (no provider key ever reaches a tenant)."""
+    return {TOKEN_ENV: GATEWAY_TOKEN, MODEL_KEY_ENV: MODEL_KEY}
 
 
-# Bundled provider plugins by model provider; Kimi's (Moonshot) is not bundled with the gateway.
-PROVIDER_PLUGIN: Mapping[ModelProvider, str | None] = {
-    "kimi": None,
-    "minimax": "minimax",
-    "anthropic": "anthropic",
-    "openai": "openai",
-    "openrouter": "openrouter",
-}
 # What a hosted tenant needs of the bundled plugins in the lean profile: memory and device pairing.
+# Its models come through the model gateway, a custom provider that needs no provider plugin.
 LEAN_PLUGINS: tuple[str, ...] = ("memory-core", "device-pair")
+# Plugins whose side features call a provider's own hosts with a provider key of their own, past
+# the model gateway: Kimi web search (moonshot) and MiniMax image, music, speech and search (minimax).
+CLOSED_PLUGINS: tuple[str, ...] = ("minimax", "moonshot")
+
+# The model gateway, as the tenant's one model provider.
+MODEL_PROVIDER_ID = "openclaw-models"
+ADAPTER: Mapping[ModelApi, str] = {"openai": "openai-completions", "anthropic": "anthropic-messages"}
+CONTEXT_WINDOW = 128_000
+MAX_TOKENS = 8_192
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """How a tenant's gateway reaches its models: the model gateway's root URL, the API style of the
+    tenant's provider, and the allowed models of that provider (the first is the default)."""
+
+    gateway_url: str
+    api: ModelApi
+    models: tuple[tuple[str, CatalogModel], ...]
+
+    @property
+    def base_url(self) -> str:
+        # OpenAI-style clients append /chat/completions to a /v1 base; Anthropic-style ones /v1/messages.
+        return f"{self.gateway_url}/v1" if self.api == "openai" else self.gateway_url
+
+    @property
+    def primary(self) -> str:
+        return f"{MODEL_PROVIDER_ID}/{self.models[0][0]}"
+
+
+def _model_row(model_id: str, model: CatalogModel, api: ModelApi) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": model_id,
+        "name": model_id,
+        "reasoning": False,
+        "input": ["text"],
+        "cost": {
+            "input": float(model.input_usd_per_mtok),
+            "output": float(model.output_usd_per_mtok),
+            "cacheRead": 0,
+            "cacheWrite": 0,
+        },
+        "contextWindow": CONTEXT_WINDOW,
+        "maxTokens": MAX_TOKENS,
+    }
+    if api == "openai":
+        # The model gateway always reports usage on streams (it meters from it).
+        row["compat"] = {"supportsUsageInStreaming": True}
+    return row
+
+
+def model_providers(route: ModelRoute) -> dict[str, Any]:
+    """`models`: the model gateway as the only provider, authenticated with the virtual key."""
+    return {
+        "providers": {
+            MODEL_PROVIDER_ID: {
+                "baseUrl": route.base_url,
+                "api": ADAPTER[route.api],
+                "apiKey": f"${{{MODEL_KEY_ENV}}}",
+                # The gateway is on a private address (a tenant network or the cluster's Service range).
+                "request": {"allowPrivateNetwork": True},
+                "models": [_model_row(model_id, model, route.api) for model_id, model in route.models],
+            }
+        }
+    }
 
 
 def gateway_config(
-    public_url: str, trusted_proxies: Sequence[str], provider: ModelProvider, profile: Profile = "standard"
+    public_url: str, trusted_proxies: Sequence[str], route: ModelRoute, profile: Profile = "standard"
 ) -> dict[str, Any]:
-    """openclaw.json for a hosted tenant; the token itself stays in the environment.
+    """openclaw.json for a hosted tenant; the token and the model key themselves stay in the environment.
 
-    The lean profile loads only the plugins a hosted tenant uses, instead of every bundled one.
+    Its models come only from the model gateway. The gateway's own OpenAI-compatible endpoint is on,
+    behind the tenant's token. The lean profile loads only the plugins a hosted tenant uses, instead
+    of every bundled one; either way the plugins with provider side channels are turned off.
     """
-    config: dict[str, Any] = {
+    # `{enabled: false}` is OpenClaw's explicit "off" marker: kept even where the plugin is not bundled.
+    plugins: dict[str, Any] = {"entries": {plugin: {"enabled": False} for plugin in CLOSED_PLUGINS}}
+    if profile == "lean":
+        plugins["allow"] = sorted(LEAN_PLUGINS)
+    return {
         "gateway": {
             "mode": "local",
             "bind": "lan",
@@ -109,12 +177,12 @@ def gateway_config(
             "auth": {"mode": "token"},
             "controlUi": {"allowedOrigins": [public_url]},
             "trustedProxies": list(trusted_proxies),
-        }
+            "http": {"endpoints": {"chatCompletions": {"enabled": True}}},
+        },
+        "models": model_providers(route),
+        "agents": {"defaults": {"model": {"primary": route.primary}}},
+        "plugins": plugins,
     }
-    if profile == "lean":
-        plugin = PROVIDER_PLUGIN[provider]
-        config["plugins"] = {"allow": sorted({*LEAN_PLUGINS, *([plugin] if plugin else [])})}
-    return config
 
 
 def render_config(config: Mapping[str, Any]) -> str:

@@ -19,13 +19,16 @@ from .model import (
     Fleet,
     KubernetesTarget,
     Limits,
+    ModelAllowance,
     Plan,
     TargetT,
     Tenant,
     effective_limits,
+    effective_model_allowance,
     public_host,
     public_url,
 )
+from .model_gateway_names import gateway_url
 from .units import gib_to_mib
 
 
@@ -43,6 +46,7 @@ class ResolvedTenant(Generic[TargetT]):
     image: str  # the gateway image of the tenant's channel
     gateway_config_text: str  # openclaw.json as the gateway reads it
     secret_env: Mapping[str, SecretRef]  # variable → the generated secret that fills it
+    models: ModelAllowance  # budget, rates and allowed models at the target's model gateway
 
     @property
     def id(self) -> str:
@@ -90,7 +94,10 @@ def _resolve(
     limits = effective_limits(plan, tenant.overrides)
     host = public_host(tenant.id, fleet.domain, target)
     url = public_url(host, target)
-    config = openclaw.gateway_config(url, trusted_proxies, tenant.model_provider, plan.profile)
+    models = effective_model_allowance(plan, tenant, fleet.models)
+    own = tuple((m, fleet.models[m]) for m in models.models if fleet.models[m].provider == tenant.model_provider)
+    route = openclaw.ModelRoute(gateway_url(tenant.target, target), own[0][1].api, own)
+    config = openclaw.gateway_config(url, trusted_proxies, route, plan.profile)
     return kind(
         tenant=tenant,
         plan=plan,
@@ -101,5 +108,6 @@ def _resolve(
         url=url,
         image=openclaw.image(fleet.images.openclaw, fleet.version_of(tenant)),
         gateway_config_text=openclaw.render_config(config),
-        secret_env=openclaw.secret_environment(tenant.model_provider),
+        secret_env=openclaw.secret_environment(),
+        models=models,
     )

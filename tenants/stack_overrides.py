@@ -23,10 +23,11 @@ class StackOverrides:
     edge_port: int | None = None
     openclaw_image: str | None = None
     proxy_image: str | None = None
+    model_gateway_image: str | None = None
 
 
 # Model field → the stack config key that overrides it, for error messages.
-IMAGE_KEYS = {"openclaw": "openclawImage", "proxy": "proxyImage"}
+IMAGE_KEYS = {"openclaw": "openclawImage", "proxy": "proxyImage", "model_gateway": "modelGatewayImage"}
 EDGE_KEYS = {"address": "edgeAddress", "port": "edgePort"}
 
 
@@ -35,7 +36,11 @@ def apply_overrides(fleet: Fleet, overrides: StackOverrides) -> Fleet:
     update: dict[str, object] = {}
     if overrides.domain is not None:
         update["domain"] = check_domain(overrides.domain)
-    given_images = (("openclaw", overrides.openclaw_image), ("proxy", overrides.proxy_image))
+    given_images = (
+        ("openclaw", overrides.openclaw_image),
+        ("proxy", overrides.proxy_image),
+        ("model_gateway", overrides.model_gateway_image),
+    )
     images = {k: v for k, v in given_images if v}
     if images:
         update["images"] = _revalidated(fleet.images, images, IMAGE_KEYS)

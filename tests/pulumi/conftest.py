@@ -8,12 +8,12 @@ from harness.program_run import ProgramRun, run_program
 
 @pytest.fixture(scope="module")
 def example() -> ProgramRun:
-    """The whole example fleet (both shards): a fleet-wide Kimi key, a per-tenant key for globex."""
+    """The whole example fleet (both shards), with the fleet's Kimi and MiniMax master keys."""
     return run_program(
         ROOT / "tenants.yaml",
         secrets={
             "kimiApiKey": "kimi-fleet-key-value",
-            "apiKey-globex": "globex-own-minimax-key",
+            "minimaxApiKey": "minimax-fleet-key-value",
             "clusterEuKubeconfig": "apiVersion: v1\nkind: Config\n",
         },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -26,12 +28,12 @@ def children(run: ProgramRun, tenant_id: str) -> dict[str, str]:
 
 def test_a_tenant_gets_its_namespace_and_everything_in_it(k8s: ProgramRun) -> None:
     got = children(k8s, "hooli")
-    assert set(got) == {"hooli-token", *(f"hooli-{role}" for role in ROLES)}
+    assert set(got) == {"hooli-token", "hooli-model-key", *(f"hooli-{role}" for role in ROLES)}
     assert got["hooli-namespace"] == "kubernetes:core/v1:Namespace"
     assert got["hooli-deployment"] == "kubernetes:apps/v1:Deployment"
     assert got["hooli-ingress"] == "kubernetes:networking.k8s.io/v1:Ingress"
     for name in got:
-        if name not in ("hooli-token", "hooli-namespace"):
+        if name not in ("hooli-token", "hooli-model-key", "hooli-namespace"):
             assert k8s.named(name).inputs["metadata"]["namespace"] == "tenant-hooli", name
 
 
@@ -45,7 +47,11 @@ def test_only_the_shards_tenants_and_cluster_are_deployed(k8s: ProgramRun) -> No
 
 
 def test_suspended_tenant_scales_to_zero_and_keeps_everything(k8s: ProgramRun) -> None:
-    assert set(children(k8s, "vandelay")) == {"vandelay-token", *(f"vandelay-{role}" for role in ROLES)}
+    assert set(children(k8s, "vandelay")) == {
+        "vandelay-token",
+        "vandelay-model-key",
+        *(f"vandelay-{role}" for role in ROLES),
+    }
     assert k8s.named("vandelay-deployment").inputs["spec"]["replicas"] == 0
     assert k8s.named("hooli-deployment").inputs["spec"]["replicas"] == 1
 
@@ -67,19 +73,36 @@ def test_offboarded_tenant_keeps_namespace_data_and_secret(tmp_path: Path) -> No
 
 def test_namespace_and_volume_claim_survive_deletion(k8s: ProgramRun) -> None:
     retained = {r.name for r in k8s.resources if r.retain_on_delete}
-    assert retained == {f"{t}-{role}" for t in ("hooli", "vandelay") for role in ("namespace", "state")}
+    tenants_data = {f"{t}-{role}" for t in ("hooli", "vandelay") for role in ("namespace", "state")}
+    assert retained == tenants_data | {"models-cluster-eu-namespace", "models-cluster-eu-ledger"}
     claim = k8s.named("hooli-state").inputs["metadata"]["annotations"]
     assert claim == {"pulumi.com/skipAwait": "true"}
 
 
-def test_secret_values_are_secret_and_only_the_configured_ones(k8s: ProgramRun) -> None:
-    hooli = k8s.named("hooli-secret")
-    assert "stringData" in hooli.secret_inputs
-    assert set(hooli.inputs["stringData"]) == {"OPENCLAW_GATEWAY_TOKEN", "MOONSHOT_API_KEY"}
-    assert hooli.inputs["stringData"]["MOONSHOT_API_KEY"] == "kimi-key"
-    # vandelay uses openai, for which no key is configured: the key is left out, not set empty.
-    assert set(k8s.named("vandelay-secret").inputs["stringData"]) == {"OPENCLAW_GATEWAY_TOKEN"}
+def test_tenant_secrets_hold_the_token_and_the_virtual_key_only(k8s: ProgramRun) -> None:
+    for tenant in ("hooli", "vandelay"):
+        secret = k8s.named(f"{tenant}-secret")
+        assert "stringData" in secret.secret_inputs
+        assert set(secret.inputs["stringData"]) == {"OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_MODEL_KEY"}
+        assert "kimi-key" not in str(secret.inputs)
+    for resource in k8s.resources:
+        if not resource.name.startswith("models-"):
+            assert "kimi-key" not in str(resource.inputs), resource.name
     assert "tenantTokens" in k8s.secret_exports
+
+
+def test_the_gateway_holds_the_configured_master_keys_and_the_registry(k8s: ProgramRun) -> None:
+    keys = k8s.named("models-cluster-eu-keys")
+    assert "stringData" in keys.secret_inputs
+    # Only Kimi's key is configured: the others are left out, not set empty.
+    assert keys.inputs["stringData"] == {"KIMI_API_KEY": "kimi-key"}
+    registry = k8s.named("models-cluster-eu-registry")
+    assert "stringData" in registry.secret_inputs
+    tenants = json.loads(registry.inputs["stringData"]["tenants.json"])["tenants"]
+    assert set(tenants) == {"hooli"}  # vandelay is suspended
+    key = k8s.exports["tenantModelKeys"]["hooli"]
+    assert tenants["hooli"]["key_sha256"] == hashlib.sha256(key.encode()).hexdigest()
+    assert k8s.named("models-cluster-eu-namespace").inputs["metadata"]["name"] == "openclaw-models"
 
 
 def test_two_clusters_get_two_providers_and_each_tenant_its_own(tmp_path: Path) -> None:
@@ -124,16 +147,18 @@ def _revision(run: ProgramRun, tenant_id: str) -> str:
     return str(template["metadata"]["annotations"]["openclaw.io/secret-revision"])
 
 
-def test_a_new_token_or_key_rolls_the_pod(k8s: ProgramRun) -> None:
-    """The Secret alone would change under a running pod, which keeps the old token until it restarts."""
-    revision = _revision(k8s, "hooli")
+def test_a_new_master_key_rolls_the_gateway_pod_and_no_tenant_pod(k8s: ProgramRun) -> None:
+    """The Secret alone would change under a running pod, which keeps the old key until it restarts."""
+    revision, tenant = _revision(k8s, "models-cluster-eu"), _revision(k8s, "hooli")
     assert len(revision) == 16 and "kimi-key" not in revision
-    assert "spec" not in k8s.named("hooli-deployment").secret_inputs  # a digest, shown in diffs
+    assert "spec" not in k8s.named("models-cluster-eu-deployment").secret_inputs  # a digest, shown in diffs
     same = run_program(ROOT / "tenants.yaml", config=K8S_SHARD, secrets={**KUBECONFIG, "kimiApiKey": "kimi-key"})
-    assert _revision(same, "hooli") == revision
+    assert _revision(same, "models-cluster-eu") == revision
     new_key = run_program(ROOT / "tenants.yaml", config=K8S_SHARD, secrets={**KUBECONFIG, "kimiApiKey": "other-key"})
-    assert _revision(new_key, "hooli") != revision
-    # A rotated token changes the digest the same way (the mocks return one token whatever the rotation).
+    assert _revision(new_key, "models-cluster-eu") != revision
+    assert _revision(new_key, "hooli") == tenant
+    # A rotated token or model key changes the tenant's digest the same way (the mocks return one
+    # password whatever the rotation).
 
 
 def test_the_cluster_provider_adopts_a_re_added_tenants_retained_objects(k8s: ProgramRun) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def children(run: ProgramRun, tenant_id: str) -> dict[str, str]:
 def test_active_tenant_gets_network_volume_token_container_and_pids_limit(example: ProgramRun) -> None:
     assert children(example, "acme") == {
         "acme-token": PASSWORD,
+        "acme-model-key": PASSWORD,
         "acme-state": VOLUME,
         "acme-network": NETWORK,
         "acme-gateway": CONTAINER,
@@ -39,6 +41,7 @@ def test_active_tenant_gets_network_volume_token_container_and_pids_limit(exampl
 def test_suspended_tenant_keeps_network_volume_and_token_but_runs_nothing(example: ProgramRun) -> None:
     assert children(example, "umbrella") == {
         "umbrella-token": PASSWORD,
+        "umbrella-model-key": PASSWORD,
         "umbrella-state": VOLUME,
         "umbrella-network": NETWORK,
     }
@@ -48,7 +51,11 @@ def test_offboarded_tenant_keeps_only_its_data_and_token(tmp_path: Path) -> None
     fleet = (ROOT / "tenants.yaml").read_text().replace("state: suspended", "state: offboarded")
     (tmp_path / "tenants.yaml").write_text(fleet)
     run = run_program(tmp_path / "tenants.yaml", config=DOCKER_SHARD)
-    assert children(run, "umbrella") == {"umbrella-token": PASSWORD, "umbrella-state": VOLUME}
+    assert children(run, "umbrella") == {
+        "umbrella-token": PASSWORD,
+        "umbrella-model-key": PASSWORD,
+        "umbrella-state": VOLUME,
+    }
     assert run.named("umbrella-state").retain_on_delete
 
 
@@ -115,7 +122,8 @@ def test_data_is_retained_and_nothing_else_is(example: ProgramRun) -> None:
     retained = {r.name for r in example.resources if r.retain_on_delete}
     docker_volumes = {f"{t}-state" for t in ("acme", "globex", "initech", "umbrella")}
     k8s_data = {f"{t}-{role}" for t in ("hooli", "vandelay") for role in ("state", "namespace")}
-    assert retained == docker_volumes | k8s_data
+    ledgers = {"models-local-ledger", "models-cluster-eu-ledger", "models-cluster-eu-namespace"}
+    assert retained == docker_volumes | k8s_data | ledgers
 
 
 def test_named_containers_are_deleted_before_replacement(example: ProgramRun) -> None:
@@ -130,20 +138,82 @@ def test_tokens_and_provider_keys_are_secret(example: ProgramRun) -> None:
     assert "tenantTokens" in example.secret_exports
     assert "tenants" not in example.secret_exports
     assert set(example.exports["tenantTokens"]) == {"acme", "globex", "initech", "umbrella", "hooli", "vandelay"}
+    assert "tenantModelKeys" in example.secret_exports
+    assert set(example.exports["tenantModelKeys"]) == set(example.exports["tenantTokens"])
     assert "generated-token" not in json.dumps(example.exports["tenants"])
+    for key in example.of_type(PASSWORD):
+        assert key.inputs["length"] == 48 and key.inputs["special"] is False, key.name
 
 
-def test_each_tenant_gets_only_its_own_providers_key(example: ProgramRun) -> None:
-    acme = example.named("acme-gateway").inputs["envs"]
-    assert "MOONSHOT_API_KEY=kimi-fleet-key-value" in acme
-    assert not any(e.startswith(("MINIMAX_API_KEY", "ANTHROPIC_API_KEY")) for e in acme)
-    globex = example.named("globex-gateway").inputs["envs"]
-    assert "MINIMAX_API_KEY=globex-own-minimax-key" in globex
-    assert not any(e.startswith("MOONSHOT_API_KEY") for e in globex)
+MASTER_KEYS = ("kimi-fleet-key-value", "minimax-fleet-key-value")
+PROVIDER_KEY_NAMES = ("KIMI_API_KEY", "MOONSHOT_API_KEY", "MINIMAX_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+
+
+def test_no_provider_key_reaches_any_tenant_resource(example: ProgramRun) -> None:
+    """A tenant holds its token and its virtual key; the master keys are the model gateways' alone."""
+    for resource in example.resources:
+        if resource.name.startswith("models-"):
+            continue
+        text = json.dumps(resource.inputs)
+        for value in (*MASTER_KEYS, *PROVIDER_KEY_NAMES):
+            assert value not in text, (resource.name, value)
+    for tenant in ("acme", "globex", "initech"):
+        envs = example.named(f"{tenant}-gateway").inputs["envs"]
+        names = {e.split("=", 1)[0] for e in envs}
+        assert {"OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_MODEL_KEY"} <= names
+        assert not names & set(PROVIDER_KEY_NAMES), tenant
+    for value in MASTER_KEYS:
+        assert value not in json.dumps(example.exports)
+
+
+def test_the_model_gateway_alone_holds_the_configured_master_keys(example: ProgramRun) -> None:
+    gateway = example.named("models-local-gateway")
+    envs = gateway.inputs["envs"]
+    assert "KIMI_API_KEY=kimi-fleet-key-value" in envs
+    assert "MINIMAX_API_KEY=minimax-fleet-key-value" in envs
     # No anthropic key configured: the variable is left out rather than set empty.
-    initech = example.named("initech-gateway").inputs["envs"]
-    assert not any(e.startswith("ANTHROPIC_API_KEY") for e in initech)
-    assert any(e.startswith("OPENCLAW_GATEWAY_TOKEN=") for e in initech)
+    assert not any(e.startswith("ANTHROPIC_API_KEY") for e in envs)
+    assert gateway.secret_inputs == {"envs"}
+    assert gateway.inputs["user"] == "10001:10001"
+    assert gateway.inputs["image"] == "openclaw-local/model-gateway:1.83.10-1"
+    assert gateway.inputs["capabilities"] == {"drops": ["ALL"]}
+    assert gateway.inputs["securityOpts"] == ["no-new-privileges:true"]
+    assert not gateway.inputs.get("ports")
+    assert [n["name"] for n in gateway.inputs["networksAdvanced"]] == ["openclaw-models-local"]
+    uploads = {u["file"]: json.loads(u["content"]) for u in gateway.inputs["uploads"]}
+    models = uploads["/etc/openclaw-models/gateway.json"]["models"]
+    assert models["kimi-k2.6"]["api_base"] == "https://api.moonshot.ai/v1"
+    assert models["kimi-k2.6"]["key_env"] == "KIMI_API_KEY"
+    assert uploads["/etc/openclaw-models/tenants.json"] == {"version": 1, "tenants": {}}
+
+
+def test_the_registry_holds_active_tenants_by_key_hash_as_a_secret(example: ProgramRun) -> None:
+    registry = example.named("models-local-registry")
+    assert registry.inputs["path"] == "/etc/openclaw-models/tenants.json"
+    assert "content" in registry.secret_inputs
+    tenants = json.loads(registry.inputs["content"])["tenants"]
+    assert set(tenants) == {"acme", "globex", "initech"}  # umbrella is suspended: its key is refused
+    key = example.exports["tenantModelKeys"]["acme"]
+    assert tenants["acme"]["key_sha256"] == hashlib.sha256(key.encode()).hexdigest()
+    assert key not in registry.inputs["content"]
+    assert tenants["acme"]["budget_usd"] == "5.00"
+    assert (tenants["acme"]["rpm"], tenants["acme"]["tpm"]) == (30, 100_000)
+    assert tenants["globex"]["budget_usd"] == "25.00"
+    assert "claude-opus-4-6" in tenants["initech"]["models"]
+    links = {r.name: r.inputs["network"] for r in example.resources if r.name.startswith("models-local-link-")}
+    assert links == {f"models-local-link-{t}": f"tenant-{t}" for t in ("acme", "globex", "initech")}
+
+
+def test_a_per_tenant_provider_key_is_refused_with_what_to_do() -> None:
+    with pytest.raises(pulumi.RunError, match=r"apiKey-globex: per-tenant provider keys are no longer used"):
+        run_program(ROOT / "tenants.yaml", config=DOCKER_SHARD, secrets={"apiKey-globex": "own-key"})
+
+
+def test_the_model_key_rotates_with_the_token(tmp_path: Path) -> None:
+    fleet = (ROOT / "tenants.yaml").read_text().replace("  - id: acme\n", "  - id: acme\n    rotation: 3\n")
+    (tmp_path / "tenants.yaml").write_text(fleet)
+    run = run_program(tmp_path / "tenants.yaml", config=DOCKER_SHARD)
+    assert run.named("acme-model-key").inputs["keepers"] == {"rotation": "3"}
 
 
 def test_rotation_is_the_token_keeper(tmp_path: Path) -> None:
@@ -224,14 +294,18 @@ def test_urn_set_of_example_fleet_is_pinned(example: ProgramRun) -> None:
 
 def test_every_docker_resource_uses_its_targets_explicit_provider(example: ProgramRun) -> None:
     docker_resources = [r for r in example.resources if r.type.startswith("docker:index/")]
-    assert len(docker_resources) == 15
+    assert len(docker_resources) == 19  # with the model gateway's network, volume, container and image
     for resource in docker_resources:
         assert resource.provider.startswith(example.named("local-docker").urn), resource.name
 
 
 def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> None:
     images = sorted(r.inputs["name"] for r in example.of_type("docker:index/remoteImage:RemoteImage"))
-    assert images == ["docker.io/library/nginx:1.27.5", "ghcr.io/openclaw/openclaw:2026.9.6"]
+    assert images == [
+        "docker.io/library/nginx:1.27.5",
+        "ghcr.io/openclaw/openclaw:2026.9.6",
+        "openclaw-local/model-gateway:1.83.10-1",
+    ]
     for container in example.of_type(CONTAINER):
         assert container.inputs["image"] in images
         assert not container.inputs["image"].endswith(":latest")

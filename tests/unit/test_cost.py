@@ -167,3 +167,66 @@ def test_cli_invalid_file_exits_1(app: typer.Typer, tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith(f"{path}: 1 problem found\n  {path}:")
     assert "tenants[0].plan: unknown plan 'platinum'" in result.stderr
+
+
+# --- metered model spend ------------------------------------------------------------------------
+
+
+METERED = {"acme": Decimal("1.2345"), "umbrella": Decimal("0.50"), "gone": Decimal("3")}
+
+
+def test_metered_spend_is_added_to_the_plan_price(fleet: Fleet) -> None:
+    report = cost_report(fleet, METERED, month="2026-05")
+    by_id = {t.id: t for t in report.tenants}
+    assert (by_id["acme"].monthly, by_id["acme"].model_spend, by_id["acme"].total) == (
+        Decimal("29.00"),
+        Decimal("1.2345"),
+        Decimal("30.2345"),
+    )
+    assert by_id["umbrella"].total == Decimal("0.50")  # suspended now, but it used the models
+    assert by_id["globex"].model_spend == Decimal(0)
+    assert report.metered is not None
+    assert (report.metered.model_spend, report.metered.unlisted) == (Decimal("4.7345"), Decimal("3"))
+    assert report.grand_total == Decimal("745.98") + Decimal("4.7345")
+    assert report.total.monthly == Decimal("745.98")
+
+
+def test_metered_json(fleet: Fleet) -> None:
+    doc = json.loads(render_json(cost_report(fleet, METERED, month="2026-05")))
+    assert list(doc) == ["rule", "metered", "total", "plans", "targets", "tenants"]
+    assert doc["metered"]["month"] == "2026-05"
+    assert doc["total"] == {
+        "name": "total",
+        "tenants": 8,
+        "active": 6,
+        "monthly": "745.98",
+        "model_spend": "4.73",
+        "unlisted_model_spend": "3.00",
+        "total": "750.71",
+    }
+    assert doc["tenants"][0] == {
+        "id": "acme",
+        "plan": "basic",
+        "target": "host-a",
+        "shard": "eu",
+        "state": "active",
+        "monthly": "29.00",
+        "model_spend": "1.23",
+        "total": "30.23",
+    }
+
+
+def test_metered_markdown(fleet: Fleet) -> None:
+    lines = render_markdown(cost_report(fleet, METERED, month="2026-05")).splitlines()
+    assert lines[2] == "**With model spend of 2026-05: 750.71** (plans 745.98 + models 4.73)[^metered]"
+    assert lines[4] == "**Total: 745.98** per month for 8 tenants (6 active)[^rule]"
+    assert "| tenant | plan | target | state | plan price | model spend | total |" in lines
+    assert "| acme | basic | host-a | active | 29.00 | 1.23 | 30.23 |" in lines
+    assert "| (not in the fleet file) | | | | | 3.00 | 3.00 |" in lines
+    assert "| **total** | | | | 745.98 | 4.73 | 750.71 |" in lines
+    assert lines[-1].startswith("[^metered]: Model spend is what the model gateway metered")
+
+
+def test_metered_spend_needs_its_month(fleet: Fleet) -> None:
+    with pytest.raises(ValueError, match="month"):
+        cost_report(fleet, METERED)

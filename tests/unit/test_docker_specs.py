@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from tenantctl.app import app
 from tenants import docker_forms, openclaw
 from tenants import docker_specs as ds
+from tenants import model_gateway_specs as mgs
 from tenants.edge_config import Route, render_edge_config
 from tenants.errors import FleetError
 from tenants.load import load_fleet, parse_fleet
@@ -119,7 +120,7 @@ def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: F
     spec = ds.container_spec(on_docker(fleet, "globex"))
     assert (spec.cpus, spec.memory_mib, spec.pids_limit) == (2.0, 6 * 1024, 1024)
     assert spec.env["NODE_OPTIONS"] == "--max-old-space-size=4608"
-    assert spec.secret_env == {"OPENCLAW_GATEWAY_TOKEN": "gateway_token", "MINIMAX_API_KEY": "provider_key"}
+    assert spec.secret_env == {"OPENCLAW_GATEWAY_TOKEN": "gateway_token", "OPENCLAW_MODEL_KEY": "model_key"}
     config = json.loads(spec.env[openclaw.CONFIG_ENV])
     assert config["gateway"]["controlUi"]["allowedOrigins"] == ["http://globex.localhost:8080"]
     assert spec.read_only and spec.init and spec.cap_drop == ("ALL",)
@@ -139,6 +140,7 @@ def test_closed_egress_networks_are_internal_and_give_the_host_no_address() -> N
 def test_target_images_are_the_proxy_and_each_active_channel(fleet: Fleet) -> None:
     assert ds.target_images(fleet, "local", docker_tenants(fleet)) == (
         "docker.io/library/nginx:1.27.5",
+        "openclaw-local/model-gateway:1.83.10-1",
         "ghcr.io/openclaw/openclaw:2026.9.6",
     )
 
@@ -209,3 +211,117 @@ def test_create_only_objects_carry_only_labels_that_never_change(fleet: Fleet) -
     for build in (ds.network_spec, ds.volume_spec):
         assert build(before).labels == build(after).labels
     assert ds.container_spec(before).labels != ds.container_spec(after).labels
+
+
+# --- the model gateway and the tenant's side of it ----------------------------------------------------
+
+PROVIDER_KEY_NAMES = {"KIMI_API_KEY", "MOONSHOT_API_KEY", "MINIMAX_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"}
+
+
+@pytest.mark.parametrize("tenant_id", ["acme", "globex", "initech"])
+def test_a_tenant_holds_only_its_token_and_virtual_key(fleet: Fleet, tenant_id: str) -> None:
+    spec = ds.container_spec(on_docker(fleet, tenant_id))
+    assert set(spec.secret_env) == {"OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_MODEL_KEY"}
+    assert not PROVIDER_KEY_NAMES & set(spec.env)
+    assert not any(name in spec.env[openclaw.CONFIG_ENV] for name in PROVIDER_KEY_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "api", "base_url", "primary"),
+    [
+        ("acme", "openai-completions", "http://openclaw-models-local:4000/v1", "openclaw-models/kimi-k2.6"),
+        ("globex", "anthropic-messages", "http://openclaw-models-local:4000", "openclaw-models/minimax-m2.7"),
+        ("initech", "anthropic-messages", "http://openclaw-models-local:4000", "openclaw-models/claude-haiku-4-5"),
+    ],
+)
+def test_the_tenants_provider_is_the_model_gateway(
+    fleet: Fleet, tenant_id: str, api: str, base_url: str, primary: str
+) -> None:
+    config = json.loads(on_docker(fleet, tenant_id).gateway_config_text)
+    (provider,) = config["models"]["providers"].values()
+    assert (provider["api"], provider["baseUrl"], provider["apiKey"]) == (api, base_url, "${OPENCLAW_MODEL_KEY}")
+    assert provider["request"] == {"allowPrivateNetwork": True}
+    assert config["agents"]["defaults"]["model"]["primary"] == primary
+    assert primary.split("/", 1)[1] == provider["models"][0]["id"]
+    for row in provider["models"]:
+        assert {"id", "name", "input", "cost", "contextWindow", "maxTokens"} <= set(row)
+        assert row.get("compat", {}).get("supportsUsageInStreaming", api == "anthropic-messages") is True
+    assert config["gateway"]["http"]["endpoints"]["chatCompletions"] == {"enabled": True}
+    assert config["plugins"]["entries"] == {"minimax": {"enabled": False}, "moonshot": {"enabled": False}}
+
+
+def test_the_tenants_config_lists_its_providers_allowed_models(fleet: Fleet) -> None:
+    config = json.loads(on_docker(fleet, "initech").gateway_config_text)  # enterprise, anthropic
+    ids = [row["id"] for row in config["models"]["providers"]["openclaw-models"]["models"]]
+    assert ids == ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"]
+
+
+def test_the_model_gateway_of_a_docker_target(fleet: Fleet) -> None:
+    spec = mgs.docker_spec(fleet, "local", docker_tenants(fleet))
+    c = spec.container
+    assert (spec.network.name, c.name, spec.volume.name) == (
+        "openclaw-models-local",
+        "openclaw-models-local",
+        "openclaw-models-local-ledger",
+    )
+    assert not spec.network.internal  # egress: internet by default
+    assert c.image == "openclaw-local/model-gateway:1.83.10-1"
+    assert c.user == "10001:10001" and c.cap_drop == ("ALL",) and c.ports == ()
+    assert c.secret_env == {
+        "ANTHROPIC_API_KEY": "anthropic_master_key",
+        "KIMI_API_KEY": "kimi_master_key",
+        "MINIMAX_API_KEY": "minimax_master_key",
+        "OPENAI_API_KEY": "openai_master_key",
+        "OPENROUTER_API_KEY": "openrouter_master_key",
+    }
+    assert c.env["OPENCLAW_LEDGER_URL"] == "sqlite:////var/lib/openclaw-models/ledger.sqlite"
+    assert c.mounts == (ds.Mount("openclaw-models-local-ledger", "/var/lib/openclaw-models"),)
+    assert c.healthcheck is not None and c.healthcheck.test[1:] == ("python3", "-m", "model_gateway.healthcheck")
+    uploads = {u.path: u.content for u in c.uploads}
+    models = json.loads(uploads["/etc/openclaw-models/gateway.json"])
+    assert models["version"] == 1
+    assert models["models"]["minimax-m2.7"] == {
+        "provider": "minimax",
+        "api": "anthropic",
+        "upstream_model": "MiniMax-M2.7",
+        "api_base": "https://api.minimax.io/anthropic",
+        "key_env": "MINIMAX_API_KEY",
+        "input_usd_per_mtok": "0.30",
+        "output_usd_per_mtok": "1.20",
+    }
+    assert json.loads(uploads["/etc/openclaw-models/tenants.json"]) == {"version": 1, "tenants": {}}
+
+
+def test_the_registry_lists_active_tenants_without_hashes_and_renders_with_them(fleet: Fleet) -> None:
+    spec = mgs.docker_spec(fleet, "local", docker_tenants(fleet))
+    assert [e.tenant_id for e in spec.registry] == ["acme", "globex", "initech"]  # umbrella is suspended
+    assert spec.links == tuple((t, f"tenant-{t}") for t in ("acme", "globex", "initech"))
+    hashes = {e.tenant_id: f"{i:064x}" for i, e in enumerate(spec.registry)}
+    document = json.loads(mgs.registry_document(spec.registry, hashes))
+    assert document["tenants"]["globex"] == {
+        "key_sha256": hashes["globex"],
+        "budget_usd": "25.00",
+        "rpm": 120,
+        "tpm": 400_000,
+        "models": list(fleet.plans["pro"].models),
+    }
+
+
+def test_closed_model_egress_and_upstream_overrides() -> None:
+    fleet = load_fleet(ROOT / "tests" / "e2e" / "fleet.yaml")
+    spec = mgs.docker_spec(fleet, "e2e", docker_tenants(fleet))
+    assert spec.network.internal
+    assert spec.network.options == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+    models = json.loads(spec.models_config)["models"]
+    assert {m["api_base"] for m in models.values()} == {
+        "http://fake-upstream:8080/v1",
+        "http://fake-upstream:8080",
+    }
+
+
+def test_render_docker_includes_the_model_gateway_without_secret_values() -> None:
+    result = CliRunner().invoke(app, ["render", "docker", "--tenants", str(ROOT / "tenants.yaml")])
+    assert result.exit_code == 0, result.output
+    (gateway,) = json.loads(result.output)["model_gateways"]
+    assert gateway["container"]["name"] == "openclaw-models-local"
+    assert gateway["container"]["secret_env"]["KIMI_API_KEY"] == "kimi_master_key"

@@ -23,7 +23,7 @@ RESERVED = (
 )
 NOT_DNS = "is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
 PROVIDERS = "Input should be 'kimi', 'minimax', 'anthropic', 'openai' or 'openrouter'"
-TOP_KEYS = "version, domain, images, channels, defaults, plans, targets, tenants"
+TOP_KEYS = "version, domain, images, channels, defaults, models, plans, targets, tenants"
 PINNED = "must be pinned to an exact tag or digest, like nginx:1.27.5"
 
 from tests.unit.fleets import BASE  # noqa: E402 - line numbers in the cases refer to it
@@ -158,6 +158,103 @@ CASES = [
             ("tenants", 2, "id"),
             "'edge-local' starts with 'edge-', which names the edge proxies of the targets",
         ),
+    ),
+    case(
+        "id-models-of-a-target",
+        swap("  - id: initech", "  - id: models-local"),
+        exact(
+            17,
+            ("tenants", 2, "id"),
+            "'models-local' starts with 'models-', which names the model gateways of the targets",
+        ),
+    ),
+    # --- model allowance and catalog ---------------------------------------------------------------
+    case(
+        "plan-model-budget-above-max",
+        before_targets("plans:\n  basic:\n    model_budget_usd: '50.00'\n"),
+        exact(
+            5,
+            ("plans", "basic", "model_budget_usd"),
+            "model_budget_usd 50.00 is above this plan's max.model_budget_usd 20.00",
+        ),
+    ),
+    case(
+        "plan-model-rpm-not-a-number",
+        before_targets("plans:\n  pro:\n    model_rpm: '60'\n"),
+        having(5, ("plans", "pro", "model_rpm"), "Input should be a valid integer"),
+    ),
+    case(
+        "plan-allows-an-unknown-model",
+        before_targets("plans:\n  pro:\n    models: [kimi-k2.6, minimax-m2.7, gpt-9]\n"),
+        having(5, ("plans", "pro", "models", 2), "unknown model 'gpt-9'; known: claude-haiku-4-5"),
+    ),
+    case(
+        "plan-allows-no-model",
+        before_targets("plans:\n  pro:\n    models: []\n"),
+        having(5, ("plans", "pro", "models"), "at least 1 item"),
+    ),
+    case(
+        "tenant-provider-without-an-allowed-model",
+        before_targets("plans:\n  basic:\n    models: [gpt-5-mini]\n"),
+        exact(
+            17,
+            ("tenants", 0, "model_provider"),
+            "plan 'basic' allows no kimi model (it allows gpt-5-mini); choose another provider or plan, "
+            "or add a model of this provider to the plan's models",
+        ),
+        having(22, ("tenants", 2, "model_provider"), "plan 'basic' allows no anthropic model"),
+    ),
+    case(
+        "override-model-budget-above-max",
+        plus("  - id: hooli\n    overrides: {model_budget_usd: '20.01', model_tpm: 100}\n"),
+        exact(
+            21,
+            ("tenants", 3, "overrides", "model_budget_usd"),
+            "20.01 is above plan 'basic' max 20.00; choose a larger plan",
+        ),
+    ),
+    case(
+        "override-model-rpm-above-max",
+        plus("  - id: hooli\n    plan: pro\n    overrides:\n      model_rpm: 301\n"),
+        exact(23, ("tenants", 3, "overrides", "model_rpm"), "301 is above plan 'pro' max 300; choose a larger plan"),
+    ),
+    case(
+        "model-id-invalid",
+        before_targets("models:\n  My_Model: {provider: kimi}\n"),
+        having(4, ("models", "My_Model"), "model id 'My_Model' must be lowercase"),
+    ),
+    case(
+        "new-model-missing-fields",
+        before_targets("models:\n  kimi-next:\n    provider: kimi\n"),
+        *(
+            exact(4, ("models", "kimi-next", field), "required key is missing")
+            for field in ("api", "input_usd_per_mtok", "output_usd_per_mtok", "upstream_model")
+        ),
+    ),
+    case(
+        "builtin-model-price-invalid",
+        before_targets("models:\n  kimi-k2.6:\n    input_usd_per_mtok: '-1'\n"),
+        having(5, ("models", "kimi-k2.6", "input_usd_per_mtok"), "greater than or equal to 0"),
+    ),
+    case(
+        "model-provider-unknown",
+        before_targets("models:\n  kimi-k2.6:\n    provider: gemini\n"),
+        having(5, ("models", "kimi-k2.6", "provider"), PROVIDERS),
+    ),
+    case(
+        "model-gateway-upstream-not-a-url",
+        swap("    type: docker\n", "    type: docker\n    model_gateway: {upstreams: {kimi: 'ftp://x'}}\n"),
+        having(6, ("targets", "local", "model_gateway", "upstreams"), "must be an http(s) base URL"),
+    ),
+    case(
+        "model-gateway-egress-unknown",
+        swap("    type: docker\n", "    type: docker\n    model_gateway: {egress: direct}\n"),
+        having(6, ("targets", "local", "model_gateway", "egress"), "Input should be 'internet' or 'none'"),
+    ),
+    case(
+        "model-gateway-image-unpinned",
+        before_targets("images:\n  model_gateway: openclaw-local/model-gateway:latest\n"),
+        having(4, ("images", "model_gateway"), PINNED),
     ),
     case(
         "id-missing",
@@ -617,15 +714,27 @@ CASES = [
         before_targets("plans:\n  mini:\n    cpus: 0.5\n    memory_gib: 1\n"),
         *(
             exact(4, ("plans", "mini", field), "required key is missing")
-            for field in ("burst", "max", "monthly_price", "pids_limit", "rate_limit_rps", "storage_gib")
+            for field in (
+                "burst",
+                "max",
+                "model_budget_usd",
+                "model_rpm",
+                "model_tpm",
+                "models",
+                "monthly_price",
+                "pids_limit",
+                "rate_limit_rps",
+                "storage_gib",
+            )
         ),
     ),
     case(
         "custom-plan-base-above-max",
         before_targets(
             "plans:\n  mini:\n    cpus: 2\n    memory_gib: 1\n    storage_gib: 1\n"
-            "    max: {cpus: 1, memory_gib: 1, storage_gib: 1}\n"
+            "    max: {cpus: 1, memory_gib: 1, storage_gib: 1, model_budget_usd: '1', model_rpm: 1, model_tpm: 1}\n"
             "    pids_limit: 64\n    rate_limit_rps: 1\n    burst: 0\n    monthly_price: '1.00'\n"
+            "    model_budget_usd: '1.00'\n    model_rpm: 1\n    model_tpm: 1\n    models: [kimi-k2.6]\n"
         ),
         having(5, ("plans", "mini", "cpus"), "cpus 2.0 is above this plan's max.cpus 1.0"),
     ),

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from tenants.catalog import BUILTIN_CHANNELS, BUILTIN_PLANS
+from tenants.catalog import BUILTIN_CHANNELS, BUILTIN_MODELS, BUILTIN_PLANS, PROVIDER_UPSTREAMS
 from tenants.load import DEFAULTED, load_fleet, parse_fleet
-from tenants.model import DockerTarget, Fleet, Limits, Overrides, Plan
+from tenants.model import DockerTarget, Fleet, Limits, Overrides, Plan, PlanMax, effective_model_allowance
 from tenants.openclaw import HEAP_FRACTION, environment, heap_mib
 from tenants.resolved import DockerTenant, KubernetesTenant, resolve, resolve_all
 from tenants.shards import ALL_SHARDS, select_shard
@@ -40,11 +40,15 @@ plans:
     cpus: 0.5
     memory_gib: 1
     storage_gib: 2
-    max: {cpus: 1, memory_gib: 2, storage_gib: 10}
+    max: {cpus: 1, memory_gib: 2, storage_gib: 10, model_budget_usd: "4.00", model_rpm: 20, model_tpm: 40000}
     pids_limit: 128
     rate_limit_rps: 2
     burst: 4
     monthly_price: "9.50"
+    model_budget_usd: "1.00"
+    model_rpm: 10
+    model_tpm: 20000
+    models: [kimi-k2.6, minimax-m2.7, claude-haiku-4-5, gpt-5-mini, openrouter-kimi-k2.6]
 targets:
   west:
     type: docker
@@ -205,7 +209,9 @@ def test_builtin_plan_override_merges_field_by_field(fleet: Fleet) -> None:
 
 def test_builtin_plan_max_merges_field_by_field() -> None:
     fleet = parse_fleet(MINIMAL + "plans:\n  basic:\n    max:\n      cpus: 3\n")
-    assert fleet.plans["basic"].max == Limits(cpus=3, memory_gib=4, storage_gib=20)
+    assert fleet.plans["basic"].max == PlanMax(
+        cpus=3, memory_gib=4, storage_gib=20, model_budget_usd=Decimal("20.00"), model_rpm=60, model_tpm=200_000
+    )
     assert fleet.plans["basic"].cpus == 1
     assert BUILTIN_PLANS["basic"]["max"]["cpus"] == 2  # the catalog itself is untouched
 
@@ -213,7 +219,10 @@ def test_builtin_plan_max_merges_field_by_field() -> None:
 def test_custom_plan(fleet: Fleet) -> None:
     mini = fleet.plans["mini"]
     assert (mini.cpus, mini.memory_gib, mini.storage_gib) == (0.5, 1, 2)
-    assert mini.max == Limits(cpus=1, memory_gib=2, storage_gib=10)
+    assert mini.max == PlanMax(
+        cpus=1, memory_gib=2, storage_gib=10, model_budget_usd=Decimal("4.00"), model_rpm=20, model_tpm=40_000
+    )
+    assert (mini.model_budget_usd, mini.model_rpm, mini.model_tpm) == (Decimal("1.00"), 10, 20_000)
     assert (mini.pids_limit, mini.rate_limit_rps, mini.burst) == (128, 2, 4)
     assert mini.monthly_price == Decimal("9.50")
     assert set(fleet.plans) == {"basic", "pro", "enterprise", "mini"}
@@ -507,3 +516,68 @@ def test_valid_fleet_shapes(text: str) -> None:
     fleet = parse_fleet(text)
     assert fleet.domain == "tenants.example.com"
     assert set(fleet.targets) == {"local"}
+
+
+# --- model allowance and catalog ---------------------------------------------------------------------
+
+
+def test_the_example_fleets_plans_allow_a_model_of_every_provider() -> None:
+    fleet = load_fleet(Path(__file__).parents[2] / "tenants.yaml")
+    for name, plan in fleet.plans.items():
+        providers = {fleet.models[m].provider for m in plan.models}
+        assert providers == {"kimi", "minimax", "anthropic", "openai", "openrouter"}, name
+        assert plan.model_budget_usd <= plan.max.model_budget_usd
+
+
+def test_a_tenants_allowance_is_its_plans_raised_by_its_overrides() -> None:
+    text = MINIMAL + "plans:\n  basic:\n    model_rpm: 40\n"
+    acme = "model_provider: kimi}"
+    text = text.replace(acme, "model_provider: kimi, overrides: {model_budget_usd: '12.50', model_tpm: 150000}}")
+    fleet = parse_fleet(text)
+    allowance = effective_model_allowance(fleet.plans["basic"], fleet.tenant("acme"), fleet.models)
+    assert allowance.budget_usd == Decimal("12.50")
+    assert (allowance.rpm, allowance.tpm) == (40, 150_000)
+    assert allowance.models == fleet.plans["basic"].models
+    assert allowance.default_model == "kimi-k2.6"
+
+
+def test_the_default_model_is_the_first_allowed_model_of_the_tenants_provider() -> None:
+    text = MINIMAL + "plans:\n  basic:\n    models: [gpt-5-mini, kimi-k3, kimi-k2.6]\n"
+    fleet = parse_fleet(text)
+    allowance = effective_model_allowance(fleet.plans["basic"], fleet.tenant("acme"), fleet.models)
+    assert allowance.default_model == "kimi-k3"
+
+
+def test_the_fleets_models_override_prices_and_add_models() -> None:
+    text = MINIMAL + (
+        "models:\n"
+        "  kimi-k2.6: {input_usd_per_mtok: '0.50'}\n"
+        "  local-llama: {provider: openai, upstream_model: llama-3.1-8b, api: openai,"
+        " input_usd_per_mtok: '0', output_usd_per_mtok: '0'}\n"
+        "plans:\n  basic:\n    models: [local-llama, kimi-k2.6]\n"
+    )
+    fleet = parse_fleet(text)
+    assert fleet.models["kimi-k2.6"].input_usd_per_mtok == Decimal("0.50")
+    assert fleet.models["kimi-k2.6"].output_usd_per_mtok == Decimal("2.50")  # merged field by field
+    assert fleet.models["local-llama"].upstream_model == "llama-3.1-8b"
+    assert fleet.plans["basic"].models == ("local-llama", "kimi-k2.6")
+    assert BUILTIN_MODELS["kimi-k2.6"]["input_usd_per_mtok"] == "0.60"  # the catalog itself is untouched
+
+
+def test_every_builtin_model_names_a_known_provider_with_a_public_upstream() -> None:
+    fleet = parse_fleet(MINIMAL)
+    assert set(fleet.models) == set(BUILTIN_MODELS)
+    for model in fleet.models.values():
+        upstream = PROVIDER_UPSTREAMS[model.provider]
+        assert upstream["api_base"].startswith("https://")
+        assert model.api == upstream["api"]
+
+
+def test_model_gateway_settings_of_targets() -> None:
+    text = MINIMAL.replace(
+        "    type: docker\n",
+        "    type: docker\n    model_gateway: {egress: none, upstreams: {kimi: 'http://fake-upstream:8080/v1/'}}\n",
+    )
+    target = parse_fleet(text).targets["local"]
+    assert target.model_gateway.egress == "none"
+    assert target.model_gateway.upstreams == {"kimi": "http://fake-upstream:8080/v1"}

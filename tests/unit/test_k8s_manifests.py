@@ -24,11 +24,13 @@ from typer.testing import CliRunner
 
 from tenantctl.app import app
 from tenants import k8s_specs as ks
+from tenants import model_gateway_k8s as mgk
 from tenants import openclaw, units
 from tenants.contract import TENANT_STATES as STATES
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet, KubernetesTarget, Overrides, Tenant
-from tenants.resolved import KubernetesTenant, resolve
+from tenants.rendering import render_manifests
+from tenants.resolved import KubernetesTenant, resolve, resolve_all
 from tenants.secrets_scan import SHAPES, find_credentials
 from tests.k8s_fleets import ALL_ROLES, CLUSTER, ENTERPRISE_TENANT, VARIANTS, edited, set_cluster
 
@@ -73,6 +75,11 @@ def manifests_of(fleet: Fleet, tenant: Tenant) -> ks.TenantManifests:
     resolved = resolve(fleet, tenant)
     assert isinstance(resolved, KubernetesTenant)
     return ks.tenant_manifests(resolved)
+
+
+def gateway_of(fleet: Fleet) -> mgk.GatewayManifests:
+    name = next(n for n, t in fleet.targets.items() if isinstance(t, KubernetesTarget))
+    return mgk.gateway_manifests(fleet, name, resolve_all(fleet, fleet.tenants, KubernetesTenant))
 
 
 def role(fleet: Fleet, tenant: Tenant, name: str) -> dict[str, Any]:
@@ -193,10 +200,14 @@ def test_strict_validation_refuses_unknown_and_mistyped_fields() -> None:
 def test_rendered_yaml_reads_back_as_the_built_manifests(variant: str) -> None:
     """What `render kubernetes` writes is what was validated, read as kubectl reads YAML (1.1)."""
     fleet = FLEETS[variant]
-    rendered = ks.render_manifests(fleet, fleet.tenants)
-    assert set(rendered) == {t.id for t in k8s_tenants(fleet)}
-    for tenant_id, text in rendered.items():
-        built = [manifest for _, manifest in manifests_of(fleet, fleet.tenant(tenant_id)).objects]
+    rendered = render_manifests(fleet, fleet.tenants)
+    assert set(rendered) == {t.id for t in k8s_tenants(fleet)} | {"models-cluster-eu"}
+    for name, text in rendered.items():
+        if name.startswith("models-"):
+            built = [m for _, m in gateway_of(fleet).objects]
+        else:
+            built = [manifest for _, manifest in manifests_of(fleet, fleet.tenant(name)).objects]
+        tenant_id = name
         assert kubectl_load_all(text) == built, (
             f"{tenant_id}.yaml does not read back as built when read as YAML 1.1 (kubectl): "
             "strings such as on/yes/y/no/n must be quoted"
@@ -296,19 +307,28 @@ def test_gateway_traffic_allows_only_the_ingress_controller_dns_and_providers(va
         ],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
+    gateway_rule = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openclaw-models"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model-gateway"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 4000}],
+    }
     if not target.egress.cidrs:
-        assert spec["egress"] == [dns_rule]
+        assert spec["egress"] == [dns_rule, gateway_rule]
         return
-    assert spec["egress"][0] == dns_rule
-    assert len(spec["egress"]) == 2
-    providers = spec["egress"][1]
+    assert spec["egress"][:2] == [dns_rule, gateway_rule]
+    assert len(spec["egress"]) == 3
+    providers = spec["egress"][2]
     assert [peer["ipBlock"]["cidr"] for peer in providers["to"]] == list(target.egress.cidrs)
     assert providers["ports"] == [{"protocol": "TCP", "port": port} for port in target.egress.ports]
 
 
 def test_provider_egress_excludes_private_ranges_and_metadata() -> None:
     spec = role(EXAMPLE, EXAMPLE.tenant("hooli"), "gateway-traffic")["spec"]
-    assert spec["egress"][1] == {
+    assert spec["egress"][2] == {
         "to": [
             {
                 "ipBlock": {
@@ -477,10 +497,9 @@ def test_secret_holds_no_value_only_redacted_references(variant: str, tenant_id:
     secret = role(fleet, tenant, "secret")
     assert "data" not in secret
     assert secret["type"] == "Opaque"
-    provider_key = openclaw.PROVIDER_KEY_ENV[tenant.model_provider]
     assert secret["stringData"] == {
         openclaw.TOKEN_ENV: "<redacted: gateway_token>",
-        provider_key: "<redacted: provider_key>",
+        "OPENCLAW_MODEL_KEY": "<redacted: model_key>",
     }
     assert role(fleet, tenant, "service-account")["automountServiceAccountToken"] is False
 
@@ -494,10 +513,9 @@ def test_gateway_takes_its_secrets_by_reference(variant: str, tenant_id: str) ->
         for e in gateway_container(fleet, tenant)["env"]
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    provider_key = openclaw.PROVIDER_KEY_ENV[tenant.model_provider]
     assert refs == {
         openclaw.TOKEN_ENV: {"name": ks.SECRET, "key": openclaw.TOKEN_ENV, "optional": False},
-        provider_key: {"name": ks.SECRET, "key": provider_key, "optional": True},
+        "OPENCLAW_MODEL_KEY": {"name": ks.SECRET, "key": "OPENCLAW_MODEL_KEY", "optional": False},
     }
 
 
@@ -582,15 +600,15 @@ def test_render_writes_one_file_per_kubernetes_tenant_without_secret_values(tmp_
     docker_ids = {t.id for t in fleet.tenants} - k8s_ids
     assert k8s_ids == {"hooli", "vandelay"}
     assert docker_ids == {"acme", "globex", "initech", "umbrella"}
-    assert {p.name for p in out.iterdir()} == {f"{tid}.yaml" for tid in k8s_ids}
+    assert {p.name for p in out.iterdir()} == {f"{tid}.yaml" for tid in k8s_ids} | {"models-cluster-eu.yaml"}
     for path in out.iterdir():
         text = path.read_text()
         for kind, pattern in SHAPES:
             assert not pattern.search(text), f"{path.name} holds {kind}"
         docs = kubectl_load_all(text)
-        [secret] = [d for d in docs if d["kind"] == "Secret"]
-        assert "data" not in secret
-        assert all(re.fullmatch(r"<redacted: [a-z_]+>", v) for v in secret["stringData"].values())
+        for secret in (d for d in docs if d["kind"] == "Secret"):
+            assert "data" not in secret
+            assert all(re.fullmatch(r"<redacted: [a-z_]+>", v) for v in secret["stringData"].values())
         # Nothing else looks like a credential (the config checksum is a digest, not a secret).
         for doc in docs:
             if doc["kind"] == "Deployment":
@@ -602,10 +620,86 @@ def test_render_writes_one_file_per_kubernetes_tenant_without_secret_values(tmp_
 def test_render_files_match_the_variants_kubernetes_tenants(variant: str, tmp_path: Path) -> None:
     out = render_with_cli(VARIANTS[variant], tmp_path / "tenants.yaml", tmp_path / "out")
     fleet = FLEETS[variant]
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t.id}.yaml" for t in k8s_tenants(fleet))
+    expected = [f"{t.id}.yaml" for t in k8s_tenants(fleet)] + ["models-cluster-eu.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     for tenant in k8s_tenants(fleet):
         text = (out / f"{tenant.id}.yaml").read_text()
         assert text.startswith(f"# tenant {tenant.id} ({tenant.state}); generated by openclaw-tenants\n")
+
+
+# --- the cluster's model gateway ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", list(FLEETS))
+def test_gateway_manifests_validate_strictly_against_kubernetes_1_33(variant: str) -> None:
+    for role_name, manifest in gateway_of(FLEETS[variant]).objects:
+        try:
+            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{variant} model gateway {role_name}: {exc.message}")
+
+
+def test_gateway_objects_and_their_namespace() -> None:
+    gateway = gateway_of(EXAMPLE)
+    assert [r for r, _ in gateway.objects] == [
+        "namespace",
+        "default-deny",
+        "traffic",
+        "service-account",
+        "keys",
+        "registry",
+        "config",
+        "ledger",
+        "deployment",
+        "service",
+    ]
+    labels = gateway.get("namespace")["metadata"]["labels"]  # type: ignore[index]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "openclaw.io/tenant" not in labels  # not a tenant namespace: tenants' rules never match it
+    for _, manifest in gateway.objects[1:]:
+        assert manifest["metadata"]["namespace"] == "openclaw-models"
+
+
+def test_gateway_admits_only_tenant_namespaces_and_reaches_only_dns_and_https() -> None:
+    spec = gateway_of(EXAMPLE).get("traffic")["spec"]  # type: ignore[index]
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "model-gateway"}}
+    (ingress,) = spec["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 4000}]
+    (peer,) = ingress["from"]
+    assert peer["namespaceSelector"]["matchExpressions"] == [{"key": "openclaw.io/tenant", "operator": "Exists"}]
+    dns, upstreams = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert upstreams == {"ports": [{"protocol": "TCP", "port": 443}]}
+
+
+def test_gateway_pod_is_one_restricted_replica_with_its_keys_by_reference() -> None:
+    deployment = gateway_of(EXAMPLE).get("deployment")
+    assert deployment is not None
+    assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]) == (1, {"type": "Recreate"})
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["ports"] == [{"name": "http", "containerPort": 4000, "protocol": "TCP"}]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert refs == {
+        k: mgk.KEYS_SECRET
+        for k in ("ANTHROPIC_API_KEY", "KIMI_API_KEY", "MINIMAX_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
+    }
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {"/etc/openclaw-models", "/var/lib/openclaw-models", "/tmp"}
+
+
+def test_gateway_secrets_hold_no_value_and_the_registry_only_active_tenants() -> None:
+    gateway = gateway_of(EXAMPLE)
+    keys, registry = gateway.get("keys"), gateway.get("registry")
+    assert keys is not None and registry is not None
+    assert set(keys["stringData"].values()) == {
+        f"<redacted: {p}_master_key>" for p in ("kimi", "minimax", "anthropic", "openai", "openrouter")
+    }
+    assert registry["stringData"] == {"tenants.json": "<redacted: registry>"}
+    assert [e.tenant_id for e in gateway.registry] == ["hooli"]  # vandelay is suspended
 
 
 # --- checkov ---------------------------------------------------------------------------------------

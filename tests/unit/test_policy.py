@@ -138,7 +138,7 @@ def test_compliant_resources_pass_every_rule(resource_type: str, props: dict[str
 
 def test_every_rule_is_registered_once_with_a_description() -> None:
     names = [r.name for r in rules.RESOURCE_RULES] + [r.name for r in rules.STACK_RULES]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 10
     assert all(r.description for r in (*rules.RESOURCE_RULES, *rules.STACK_RULES))
 
 
@@ -673,7 +673,7 @@ def test_the_example_fleet_violates_no_policy(whole_fleet: ProgramRun) -> None:
     # The run exercises every kind the rules judge, so "no violations" is not vacuous.
     assert {CONTAINER, DEPLOYMENT, rules.NAMESPACE, rules.RESOURCE_QUOTA, rules.LIMIT_RANGE} <= types
     assert {rules.NETWORK_POLICY, "kubernetes:networking.k8s.io/v1:Ingress"} <= types
-    assert len(whole_fleet.of_type(CONTAINER)) == 4
+    assert len(whole_fleet.of_type(CONTAINER)) == 5  # three active tenants, the edge proxy and the model gateway
     assert violations_of(whole_fleet) == {}
 
 
@@ -888,3 +888,52 @@ def test_served_pack_judges_resources_and_stacks(served_pack: Any) -> None:
     assert missing.policyName == "tenant-namespace-guardrails"
     assert missing.urn == "urn:ns:tenant-acme"
     assert "lacks a LimitRange with spec.limits; a default-deny NetworkPolicy" in missing.message
+
+
+# --- no provider key in any tenant ---------------------------------------------------------------
+
+
+def test_the_rules_know_every_provider_key_variable() -> None:
+    from tenants.catalog import PROVIDER_UPSTREAMS
+    from tenants.openclaw import PROVIDER_KEY_ENVS
+
+    assert {u["key_env"] for u in PROVIDER_UPSTREAMS.values()} | set(PROVIDER_KEY_ENVS) == rules.PROVIDER_KEY_NAMES
+
+
+def test_a_tenant_container_with_a_provider_key_is_refused() -> None:
+    ok = tenant_container(envs=["OPENCLAW_GATEWAY_TOKEN=t", "OPENCLAW_MODEL_KEY=k"])
+    assert rules.no_provider_keys_in_tenants(CONTAINER, ok) == []
+    bad = tenant_container(envs=["OPENCLAW_GATEWAY_TOKEN=t", "MOONSHOT_API_KEY=sk-1", "OPENAI_API_KEY=sk-2"])
+    assert rules.no_provider_keys_in_tenants(CONTAINER, bad) == [
+        "tenant 'acme' container has provider key variable MOONSHOT_API_KEY",
+        "tenant 'acme' container has provider key variable OPENAI_API_KEY",
+    ]
+
+
+def test_the_model_gateway_container_may_hold_the_keys() -> None:
+    gateway = tenant_container(
+        name="openclaw-models-local",
+        envs=["KIMI_API_KEY=sk-1"],
+        labels=[{"label": "openclaw.io/component", "value": "model-gateway"}],
+    )
+    assert rules.no_provider_keys_in_tenants(CONTAINER, gateway) == []
+
+
+def test_a_tenant_secret_or_pod_with_a_provider_key_is_refused() -> None:
+    secret = {
+        "metadata": {"name": "openclaw-secrets", "namespace": "tenant-hooli"},
+        "stringData": {"KIMI_API_KEY": "x"},
+    }
+    assert rules.no_provider_keys_in_tenants(rules.SECRET, secret) == [
+        "Secret 'openclaw-secrets' of a tenant holds provider key KIMI_API_KEY"
+    ]
+    platform = {**secret, "metadata": {"name": "model-gateway-keys", "namespace": "openclaw-models"}}
+    assert rules.no_provider_keys_in_tenants(rules.SECRET, platform) == []
+    env = [{"name": "ANTHROPIC_API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+    pod = {
+        "metadata": {"name": "openclaw", "namespace": "tenant-hooli"},
+        "spec": {"template": {"spec": {"containers": [{"name": "gateway", "env": env}]}}},
+    }
+    assert rules.no_provider_keys_in_tenants(DEPLOYMENT, pod) == [
+        "containers[0] (gateway) of a tenant has provider key variable ANTHROPIC_API_KEY"
+    ]

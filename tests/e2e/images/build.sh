@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Build the two container images a tenant deployment runs, locally and without
-# pulling from any container registry:
+# Build the container images a deployment runs, locally and without pulling
+# from any container registry:
 #
 #   openclaw=openclaw-local/openclaw:<openclaw version>   the OpenClaw gateway
 #   proxy=openclaw-local/nginx:<nginx version>            the edge proxy
+#   model_gateway=openclaw-local/model-gateway:<litellm version>-<recipe>
+#                                                         the model gateway
 #
-# Both start from a Debian bookworm minbase root filesystem made with
-# debootstrap; packages come from the Debian archive and the npm registry.
+# All start from a Debian bookworm minbase root filesystem made with
+# debootstrap; packages come from the Debian archive, the npm registry and
+# PyPI (pinned with hashes in model-gateway-requirements.txt).
 # The tags are printed on stdout, one per line; progress goes to stderr.
 # An image whose tag already exists (built by the same recipe) is reused.
 # Downloads are cached under ${XDG_CACHE_HOME:-$HOME/.cache}/openclaw-tenants/,
@@ -28,9 +31,11 @@ DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 GATEWAY_PACKAGES=(libatomic1 ca-certificates tini)
 PROXY_PACKAGES_FILE="$(dirname "$0")/nginx-packages.txt"
+LITELLM_VERSION=1.83.10
+MODEL_GATEWAY_PACKAGES=(python3 python3-venv ca-certificates tini)
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 while [ $# -gt 0 ]; do
@@ -67,6 +72,9 @@ NPM_CACHE="$CACHE_DIR/npm-cache"
 NPM_TARBALLS="$CACHE_DIR/npm"
 APT_ARCHIVES="$CACHE_DIR/apt-archives"
 GATEWAY_TAG="openclaw-local/openclaw:$OPENCLAW_VERSION"
+PIP_WHEELS="$CACHE_DIR/pip-wheels"
+MODEL_GATEWAY_REQUIREMENTS="$SCRIPT_DIR/model-gateway-requirements.txt"
+MODEL_GATEWAY_TAG="openclaw-local/model-gateway:$LITELLM_VERSION-$RECIPE"
 
 # --- host tools ----------------------------------------------------------
 
@@ -92,7 +100,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     host_install "${missing[@]}"
 fi
 
-mkdir -p "$CACHE_DIR/rootfs" "$NPM_CACHE" "$NPM_TARBALLS" "$APT_ARCHIVES"
+mkdir -p "$CACHE_DIR/rootfs" "$NPM_CACHE" "$NPM_TARBALLS" "$APT_ARCHIVES" "$PIP_WHEELS"
 exec 8>>"$CACHE_DIR/.build.lock"
 flock -w 3600 8 || die "another image build holds $CACHE_DIR/.build.lock"
 
@@ -353,6 +361,98 @@ build_proxy() {
     PROXY_TAG="$tag"
 }
 
+# --- model gateway image (LiteLLM's proxy + this repo's model_gateway) ---
+
+# What the image is made of besides Debian: the pinned requirements, the
+# package's source and this script. An image built from others is not reused.
+model_gateway_source_digest() {
+    (cd "$REPO_ROOT" && find model_gateway -name '*.py' -type f -print0 | sort -z |
+        xargs -0 sha256sum; sha256sum "$MODEL_GATEWAY_REQUIREMENTS" "$SCRIPT_DIR/build.sh" | awk '{print $1}') |
+        sha256sum | awk '{print $1}'
+}
+
+model_gateway_reusable() {
+    image_reusable "$MODEL_GATEWAY_TAG" || return 1
+    local source
+    source="$(docker image inspect --format \
+        '{{ index .Config.Labels "openclaw-tenants.source" }}' "$MODEL_GATEWAY_TAG" 2>/dev/null)" || return 1
+    [ "$source" = "$1" ]
+}
+
+build_model_gateway() {
+    local source_digest="$1" root="$WORK/model-gateway" venv=/opt/model-gateway/venv site
+    log "root filesystem for $MODEL_GATEWAY_TAG"
+    prepare_root "$root"
+    root_apt_install "$root" "${MODEL_GATEWAY_PACKAGES[@]}"
+    in_root "$root" groupadd --gid 10001 gateway
+    in_root "$root" useradd --uid 10001 --gid gateway --no-create-home \
+        --home-dir /var/lib/openclaw-models --shell /usr/sbin/nologin gateway
+    run_logged venv in_root "$root" python3 -m venv --without-pip "$venv"
+
+    # Wheels are cached on the host; the image's own pip (Debian's wheel, run
+    # from the system python) installs them into the venv, hashes checked.
+    mkdir -p "$root/var/cache/pip-wheels"
+    mount --bind "$PIP_WHEELS" "$root/var/cache/pip-wheels"
+    install -m 0644 "$MODEL_GATEWAY_REQUIREMENTS" "$root/tmp/requirements.txt"
+    local pip_whl wheel
+    pip_whl=""
+    for wheel in "$root"/usr/share/python-wheels/pip-*.whl; do
+        [ -e "$wheel" ] && pip_whl="${wheel#"$root"/}"
+    done
+    [ -n "$pip_whl" ] || die "no pip wheel in the image's python3-venv"
+    local pip=(env PYTHONPATH="/$pip_whl" "$venv/bin/python" -m pip --disable-pip-version-check
+        --no-cache-dir)
+    if ! in_root "$root" "${pip[@]}" install --no-index --find-links /var/cache/pip-wheels \
+        --require-hashes --only-binary=:all: --no-deps -r /tmp/requirements.txt \
+        >"$WORK/pip-offline.log" 2>&1; then
+        log "pip download (cached afterwards at $PIP_WHEELS)"
+        # The host's CA bundle (it may trust a TLS-inspecting proxy the image does not know).
+        install -m 0644 "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$root/tmp/host-ca.crt"
+        run_logged pip-download in_root "$root" timeout 1800 "${pip[@]}" download \
+            --cert /tmp/host-ca.crt --require-hashes --only-binary=:all: --no-deps \
+            -r /tmp/requirements.txt -d /var/cache/pip-wheels
+        rm -f "$root/tmp/host-ca.crt"
+        run_logged pip-install in_root "$root" "${pip[@]}" install --no-index \
+            --find-links /var/cache/pip-wheels --require-hashes --only-binary=:all: --no-deps \
+            -r /tmp/requirements.txt
+    fi
+    umount "$root/var/cache/pip-wheels"
+    rmdir "$root/var/cache/pip-wheels"
+    run_logged pip-check in_root "$root" "${pip[@]}" check
+
+    site="$(in_root "$root" "$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+    (cd "$REPO_ROOT" && find model_gateway -name '*.py' -type f -print0 |
+        xargs -0 -I{} install -D -m 0644 {} "$root$site/{}")
+    run_logged compileall in_root "$root" "$venv/bin/python" -m compileall -q "$site/model_gateway"
+    install -d -m 0755 "$root/etc/openclaw-models"
+    install -d -m 0750 -o 10001 -g 10001 "$root/var/lib/openclaw-models"
+    finish_root "$root"
+
+    log "docker import $MODEL_GATEWAY_TAG"
+    import_root "$root" "$MODEL_GATEWAY_TAG" \
+        --change 'ENTRYPOINT ["tini","--"]' \
+        --change 'CMD ["python3","-m","model_gateway"]' \
+        --change 'WORKDIR /var/lib/openclaw-models' \
+        --change 'USER 10001:10001' \
+        --change 'EXPOSE 4000' \
+        --change 'ENV HOME=/tmp' \
+        --change "ENV PATH=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+        --change 'ENV PYTHONUNBUFFERED=1' \
+        --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
+        --change 'ENV LITELLM_LOCAL_MODEL_COST_MAP=True' \
+        --change 'ENV LITELLM_TELEMETRY=False' \
+        --change 'HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["python3","-m","model_gateway.healthcheck"]' \
+        --change "LABEL org.opencontainers.image.title=model-gateway org.opencontainers.image.version=$LITELLM_VERSION openclaw-tenants.image=model-gateway openclaw-tenants.recipe=$RECIPE openclaw-tenants.source=$source_digest"
+    rm -rf --one-file-system "$root"
+
+    local got
+    got="$(timeout 120 docker run --rm --network none --entrypoint python3 "$MODEL_GATEWAY_TAG" -c \
+        'import importlib.metadata as m, model_gateway.auth, model_gateway.hooks; print(m.version("litellm"))' 2>&1)" ||
+        die "image check failed: $got"
+    [ "$got" = "$LITELLM_VERSION" ] || die "image check: litellm $got, expected $LITELLM_VERSION"
+    log "image check: litellm $got"
+}
+
 # --- main ----------------------------------------------------------------
 
 PROXY_TAG=""
@@ -371,5 +471,14 @@ else
     build_proxy
 fi
 
+MODEL_GATEWAY_SOURCE="$(model_gateway_source_digest)"
+if model_gateway_reusable "$MODEL_GATEWAY_SOURCE"; then
+    log "reusing $MODEL_GATEWAY_TAG"
+else
+    ensure_base_tarball
+    build_model_gateway "$MODEL_GATEWAY_SOURCE"
+fi
+
 printf 'openclaw=%s\n' "$GATEWAY_TAG"
 printf 'proxy=%s\n' "$PROXY_TAG"
+printf 'model_gateway=%s\n' "$MODEL_GATEWAY_TAG"
