@@ -18,7 +18,7 @@ from components import (
     TenantStack,
     TenantStackArgs,
 )
-from components.stack_config import dns_zone_id, kubeconfig, master_keys, read_overrides, refuse_tenant_keys
+from components.stack_config import dns_zone_id, gateway_secrets, kubeconfig, read_overrides, refuse_tenant_keys
 from tenants.contract import OUTPUT_MODEL_KEYS, OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
 from tenants.docker_specs import edge_spec, network_name, target_images, tenant_spec
 from tenants.errors import FleetError
@@ -99,7 +99,7 @@ for name, target in docker_targets.items():
     )
 
 # The model gateways: the providers' master keys go here and nowhere else.
-provider_keys = master_keys(config)
+provider_keys = gateway_secrets(config)
 model_keys = {tid: s.model_key for tid, s in stacks.items()}
 for name, target in docker_targets.items():
     models = model_gateway_spec(fleet, name, on_docker)

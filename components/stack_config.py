@@ -7,9 +7,12 @@ from typing import get_args
 
 import pulumi
 
+from tenants.contract import LEDGER_URL
 from tenants.model import Dns, KubernetesTarget, ModelProvider, Tenant
 from tenants.model_gateway_specs import MASTER_KEY
 from tenants.stack_overrides import StackOverrides
+
+LEDGER_URL_KEY = "modelLedgerUrl"
 
 
 def read_overrides(config: pulumi.Config) -> StackOverrides:
@@ -35,13 +38,17 @@ def tenant_key_name(tenant_id: str) -> str:
     return f"apiKey-{tenant_id}"
 
 
-def master_keys(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
-    """Each provider's master key (secret config), for the model gateways only; "" when unset."""
+def gateway_secrets(config: pulumi.Config) -> dict[str, pulumi.Output[str]]:
+    """What only the model gateways get (secret config; "" when unset): each provider's master key, and
+    the operator's ledger URL."""
     keys: dict[str, pulumi.Output[str]] = {}
     for provider in get_args(ModelProvider):
         value = config.get_secret(provider_key_name(provider))
         if value is not None:
             keys[MASTER_KEY[provider]] = value
+    ledger = config.get_secret(LEDGER_URL_KEY)
+    if ledger is not None:
+        keys[LEDGER_URL] = ledger
     return keys
 
 

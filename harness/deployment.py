@@ -21,6 +21,7 @@ from pulumi import automation as auto
 
 from signup.runner import AutomationRunner, UpResult
 from tenants import docker_specs as ds
+from tenants import model_gateway_names as gateway_names
 from tenants.model import Fleet
 
 from .fleets import fleet_yaml
@@ -159,21 +160,22 @@ class Fleetside:
         return (datetime.now(UTC) - stamp).total_seconds()
 
     def container_ids(self, fleet: Fleet) -> dict[str, str | None]:
-        """Name → id of every gateway and edge proxy the fleet can have (None: no such container)."""
+        """Name → id of every container the fleet can have (None: no such container)."""
         return {name: self.container_id(name) for name in container_names(fleet)}
 
     def remove_fleet(self, fleet: Fleet) -> None:
-        """Everything of the fleet's tenants and edges, volumes included (tests only: data is retained otherwise)."""
+        """Everything of the fleet's tenants and platform, volumes included (tests only: data is retained otherwise)."""
         for name in container_names(fleet):
             for container in self.client.containers.list(all=True, filters={"name": f"^{name}$"}):
                 container.remove(force=True)
-        edges = [ds.edge_name(n) for n in targets_of(fleet)]
-        for name in [ds.network_name(t.id) for t in fleet.tenants] + edges:
+        platform = [name for n in targets_of(fleet) for name in (ds.edge_name(n), gateway_names.docker_name(n))]
+        for name in [ds.network_name(t.id) for t in fleet.tenants] + platform:
             for network in self.client.networks.list(names=[name]):
                 network.remove()
-        for tenant in fleet.tenants:
-            for volume in self.client.volumes.list(filters={"name": ds.volume_name(tenant.id)}):
-                if volume.name == ds.volume_name(tenant.id):
+        volumes = [ds.volume_name(t.id) for t in fleet.tenants]
+        for name in volumes + [gateway_names.docker_volume_name(n) for n in targets_of(fleet)]:
+            for volume in self.client.volumes.list(filters={"name": name}):
+                if volume.name == name:
                     volume.remove(force=True)
 
 
@@ -182,4 +184,6 @@ def targets_of(fleet: Fleet) -> list[str]:
 
 
 def container_names(fleet: Fleet) -> list[str]:
-    return [ds.container_name(t.id) for t in fleet.tenants] + [ds.edge_name(n) for n in targets_of(fleet)]
+    """Every tenant gateway, edge proxy and model gateway the fleet can have."""
+    platform = [name for n in targets_of(fleet) for name in (ds.edge_name(n), gateway_names.docker_name(n))]
+    return [ds.container_name(t.id) for t in fleet.tenants] + platform

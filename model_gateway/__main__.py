@@ -45,7 +45,7 @@ def prepare_from(environ: dict[str, str]) -> Path:
     missing = sorted({route.key_env for route in routes.values() if not environ.get(route.key_env)})
     if missing:
         log.warning("no master key in the environment for: %s (those models will fail)", ", ".join(missing))
-    open_ledger(environ.get(LEDGER_URL_ENV, DEFAULT_LEDGER_URL)).close()
+    open_ledger(environ.get(LEDGER_URL_ENV) or DEFAULT_LEDGER_URL).close()
     directory = Path(environ.get(RUNTIME_DIR_ENV, str(DEFAULT_RUNTIME_DIR)))
     config = write_proxy_config(routes, directory)
     os.environ.clear()

@@ -242,10 +242,23 @@ def _rows(raw: Sequence[Sequence[Any]]) -> list[UsageRow]:
     return [UsageRow(str(t), str(m), str(d), int(r), int(i), int(o), usd(int(c))) for t, m, d, r, i, o, c in raw]
 
 
+class _Reports:
+    """The two reads every ledger answers, on top of its own way of running a query."""
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def month_spend(self, tenant: str, month: str) -> Decimal:
+        return usd(self._query(MONTH_SPEND, (tenant, check_month(month)))[0][0])
+
+    def usage(self, *, month: str | None = None, tenant: str | None = None) -> list[UsageRow]:
+        return _rows(self._query(*_usage_query(month, tenant)))
+
+
 # --- SQLite -----------------------------------------------------------------------------------------
 
 
-class SqliteLedger:
+class SqliteLedger(_Reports):
     """The ledger in one SQLite file; safe to share between threads and between processes on one host."""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
@@ -294,12 +307,6 @@ class SqliteLedger:
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot read the ledger {self.path}: {_one_line(exc)}") from exc
 
-    def month_spend(self, tenant: str, month: str) -> Decimal:
-        return usd(self._query(MONTH_SPEND, (tenant, check_month(month)))[0][0])
-
-    def usage(self, *, month: str | None = None, tenant: str | None = None) -> list[UsageRow]:
-        return _rows(self._query(*_usage_query(month, tenant)))
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -317,7 +324,7 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class PostgresLedger:
+class PostgresLedger(_Reports):
     """The ledger in PostgreSQL (psycopg 3). A dropped connection is reopened once per call: every
     statement is safe to repeat (a record that did commit is ignored the second time)."""
 
@@ -382,12 +389,6 @@ class PostgresLedger:
         except self._psycopg.Error as exc:
             raise LedgerError(f"cannot read the ledger {self._safe_url()}: {_one_line(exc)}") from exc
         return rows
-
-    def month_spend(self, tenant: str, month: str) -> Decimal:
-        return usd(self._query(MONTH_SPEND, (tenant, check_month(month)))[0][0])
-
-    def usage(self, *, month: str | None = None, tenant: str | None = None) -> list[UsageRow]:
-        return _rows(self._query(*_usage_query(month, tenant)))
 
     def close(self) -> None:
         with self._lock:

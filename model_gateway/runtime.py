@@ -27,5 +27,5 @@ def gatekeeper() -> Gatekeeper:
     return Gatekeeper(
         load_gateway_config(gateway_file()),
         RegistryFile(registry_file()),
-        open_ledger(os.environ.get(LEDGER_URL_ENV, DEFAULT_LEDGER_URL)),
+        open_ledger(os.environ.get(LEDGER_URL_ENV) or DEFAULT_LEDGER_URL),
     )

@@ -35,16 +35,8 @@ dockerd_running() {
     fi
 }
 
-# Run a command as root (directly, or through passwordless sudo).
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        fail "need root (or passwordless sudo) to $*"
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 # apt-get install, running `apt-get update` first only when the package
 # cannot be installed from the current lists.

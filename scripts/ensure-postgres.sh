@@ -17,15 +17,8 @@ have_server() {
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        fail "need root (or passwordless sudo) to $*"
-    fi
-}
+# shellcheck source=scripts/as-root.sh
+source "$(dirname "${BASH_SOURCE[0]}")/as-root.sh"
 
 if have_server; then
     exit 0

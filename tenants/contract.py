@@ -57,9 +57,12 @@ SecretRef = Literal[
     "anthropic_master_key",
     "openai_master_key",
     "openrouter_master_key",
+    "ledger_url",
 ]
 GATEWAY_TOKEN: Final[SecretRef] = "gateway_token"
 MODEL_KEY: Final[SecretRef] = "model_key"
+# The model gateway's ledger when the operator runs one (PostgreSQL); unset, the gateway keeps its own SQLite file.
+LEDGER_URL: Final[SecretRef] = "ledger_url"
 
 # --- stack outputs (exported by __main__.py, read by the signup runner) ---------------------------
 
@@ -86,7 +89,6 @@ MODEL_GATEWAY_MODELS_PATH: Final = f"{MODEL_GATEWAY_CONFIG_DIR}/gateway.json"  #
 MODEL_GATEWAY_REGISTRY_PATH: Final = f"{MODEL_GATEWAY_CONFIG_DIR}/tenants.json"  # key hashes, rewritten in place
 MODEL_GATEWAY_DATA_DIR: Final = "/var/lib/openclaw-models"
 MODEL_GATEWAY_LEDGER_ENV: Final = "OPENCLAW_LEDGER_URL"
-MODEL_GATEWAY_DEFAULT_LEDGER: Final = f"sqlite:///{MODEL_GATEWAY_DATA_DIR}/ledger.sqlite"
 MODEL_GATEWAY_UID: Final = 10001
 MODEL_GATEWAY_FILES_VERSION: Final = 1  # the "version" of gateway.json and tenants.json
 OUTPUT_MODEL_KEYS: Final = "tenantModelKeys"  # tenant id → virtual model key (secret)

@@ -241,7 +241,7 @@ def pvc(tenant: KubernetesTenant) -> Manifest:
     }
 
 
-def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
+def http_probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
         "periodSeconds": period_s,
@@ -297,9 +297,9 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
                     "capabilities": {"drop": ["ALL"]},
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
-                "startupProbe": _probe(openclaw.STARTUP_PATH, 2, 90),
-                "readinessProbe": _probe(openclaw.STARTUP_PATH, 10, 3),
-                "livenessProbe": _probe(openclaw.LIVENESS_PATH, 30, 3),
+                "startupProbe": http_probe(openclaw.STARTUP_PATH, 2, 90),
+                "readinessProbe": http_probe(openclaw.STARTUP_PATH, 10, 3),
+                "livenessProbe": http_probe(openclaw.LIVENESS_PATH, 30, 3),
                 "volumeMounts": [
                     {"name": "state", "mountPath": openclaw.STATE_DIR},
                     {"name": "tmp", "mountPath": openclaw.TMP_DIR},

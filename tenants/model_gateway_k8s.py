@@ -23,7 +23,7 @@ from .contract import (
     MODEL_GATEWAY_UID,
     SecretRef,
 )
-from .k8s_specs import REDACTED, Manifest
+from .k8s_specs import REDACTED, Manifest, http_probe
 from .labels import MANAGED_BY
 from .model import Fleet, KubernetesTarget
 from .model_gateway_names import K8S_APP
@@ -32,10 +32,10 @@ from .model_gateway_specs import (
     GATEWAY_MEMORY_MIB,
     RegistryEntry,
     gateway_environment,
-    master_key_environment,
     models_document,
     registry_entries,
     render_json,
+    secret_environment,
     upstream_of,
 )
 from .resolved import KubernetesTenant
@@ -191,15 +191,6 @@ def _pvc(target_name: str, target: KubernetesTarget, namespace: str) -> Manifest
     }
 
 
-def _probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": path, "port": "http"},
-        "periodSeconds": period_s,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
-
-
 def _deployment(
     fleet: Fleet, target_name: str, namespace: str, models_config: str, secret_env: Mapping[str, SecretRef]
 ) -> Manifest:
@@ -245,9 +236,9 @@ def _deployment(
                     "capabilities": {"drop": ["ALL"]},
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
-                "startupProbe": _probe("/health/liveliness", 2, 60),
-                "readinessProbe": _probe("/health/readiness", 10, 3),
-                "livenessProbe": _probe("/health/liveliness", 30, 3),
+                "startupProbe": http_probe("/health/liveliness", 2, 60),
+                "readinessProbe": http_probe("/health/readiness", 10, 3),
+                "livenessProbe": http_probe("/health/liveliness", 30, 3),
                 "volumeMounts": [
                     {"name": "config", "mountPath": MODEL_GATEWAY_CONFIG_DIR, "readOnly": True},
                     {"name": "ledger", "mountPath": MODEL_GATEWAY_DATA_DIR},
@@ -306,7 +297,7 @@ def gateway_manifests(fleet: Fleet, target_name: str, tenants: Sequence[Kubernet
     target = fleet.target_as(target_name, KubernetesTarget)
     namespace = target.model_gateway.namespace
     models_config = render_json(models_document(fleet.models, target))
-    secret_env = master_key_environment(fleet.models)
+    secret_env = secret_environment(fleet.models)
     objects: list[tuple[str, Manifest]] = [
         ("namespace", _namespace(target_name, namespace)),
         ("default-deny", _default_deny(target_name, namespace)),

@@ -16,8 +16,8 @@ from typing import Any
 
 from .catalog import PROVIDER_UPSTREAMS
 from .contract import (
+    LEDGER_URL,
     MODEL_GATEWAY_DATA_DIR,
-    MODEL_GATEWAY_DEFAULT_LEDGER,
     MODEL_GATEWAY_FILES_VERSION,
     MODEL_GATEWAY_LEDGER_ENV,
     MODEL_GATEWAY_MODELS_PATH,
@@ -155,14 +155,15 @@ def registry_document(entries: Sequence[RegistryEntry], key_sha256: Mapping[str,
     )
 
 
-def master_key_environment(models: Mapping[str, CatalogModel]) -> dict[str, SecretRef]:
-    """Variable → master-key secret, for every provider a catalog model uses (unset keys are left out)."""
+def secret_environment(models: Mapping[str, CatalogModel]) -> dict[str, SecretRef]:
+    """Variable → secret: the master key of every provider a catalog model uses, and the operator's ledger
+    URL (unset secrets are left out; without a ledger URL the gateway keeps its SQLite file on its volume)."""
     providers = sorted({m.provider for m in models.values()})
-    return {MASTER_KEY_ENV[p]: MASTER_KEY[p] for p in providers}
+    return {**{MASTER_KEY_ENV[p]: MASTER_KEY[p] for p in providers}, MODEL_GATEWAY_LEDGER_ENV: LEDGER_URL}
 
 
 def gateway_environment() -> dict[str, str]:
-    return {MODEL_GATEWAY_LEDGER_ENV: MODEL_GATEWAY_DEFAULT_LEDGER, "HOME": "/tmp"}
+    return {"HOME": "/tmp"}
 
 
 def docker_spec(fleet: Fleet, target_name: str, tenants: Sequence[ResolvedTenant[Any]]) -> ModelGatewayDockerSpec:
@@ -183,7 +184,7 @@ def docker_spec(fleet: Fleet, target_name: str, tenants: Sequence[ResolvedTenant
         working_dir=None,
         user=f"{uid}:{uid}",
         env=gateway_environment(),
-        secret_env=master_key_environment(fleet.models),
+        secret_env=secret_environment(fleet.models),
         cpus=GATEWAY_CPUS,
         memory_mib=GATEWAY_MEMORY_MIB,
         pids_limit=GATEWAY_PIDS,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import subprocess
+import tarfile
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import pytest
+from docker.models.containers import Container
+from pulumi import automation as auto
 
 from harness.deployment import ENGINE_BIN, Deployment, Fleetside
 from harness.gateway_client import started
@@ -94,11 +101,19 @@ def wait_ready(applied: Applied, fleet: Fleet, tenant_id: str, label: str) -> fl
     return seconds
 
 
+# The providers' master keys of the e2e stack: made up per run, so a test can look for their values
+# everywhere a tenant can read and know that finding none means none leaked.
+MASTER_KEYS = {provider: f"sk-e2e-{provider}-{uuid.uuid4().hex}" for provider in ("kimi", "minimax")}
+
+
 @pytest.fixture(scope="module")
 def applied(engine: docker.DockerClient, fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
     require_engine()
     deployment = Applied(tmp_path_factory.mktemp("e2e-stack"), engine)
     try:
+        stack = deployment.stack()
+        for provider, key in MASTER_KEYS.items():
+            stack.set_config(f"openclaw-tenants:{provider}ApiKey", auto.ConfigValue(value=key, secret=True))
         deployment.apply(fleet, "e2e: up of 3 tenants")
         for tenant in fleet.tenants:
             wait_ready(deployment, fleet, tenant.id, f"{tenant.id} ({tenant.plan}, 3 booting together)")
@@ -141,3 +156,61 @@ def host_listener() -> Iterator[HostListener]:
         yield listener
     finally:
         listener.close()
+
+
+FAKE_UPSTREAM = ROOT / "harness" / "fake_upstream.py"
+FAKE_UPSTREAM_NAME = "fake-upstream"  # what the e2e fleet's model_gateway.upstreams name
+
+
+@dataclass
+class FakeUpstream:
+    """The stand-in for every model provider, on the model gateway's network only."""
+
+    container: Container
+
+    def _get(self, path: str) -> tuple[int, str]:
+        script = (
+            f"import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080{path}', timeout=5).read().decode())"
+        )
+        code, output = self.container.exec_run(["python3", "-c", script])
+        return code, output.decode(errors="replace")
+
+    def calls(self) -> list[dict[str, Any]]:
+        code, output = self._get("/_calls")
+        assert code == 0, output
+        calls: list[dict[str, Any]] = json.loads(output)
+        return calls
+
+    def answers(self) -> bool:
+        return self._get("/_health")[0] == 0
+
+
+@pytest.fixture(scope="module")
+def fake_upstream(applied: Applied, engine: docker.DockerClient, images: dict[str, str]) -> Iterator[FakeUpstream]:
+    """harness/fake_upstream.py in a container of the gateway's image, on the gateway's network only."""
+    network = "openclaw-models-e2e"
+    container = engine.containers.create(
+        images["model_gateway"],
+        ["python3", "/tmp/fake_upstream.py", "--port", "8080"],
+        entrypoint=[],
+        name=f"e2e-fake-upstream-{applied.run_id}",
+        labels=applied.run_labels,
+        network=network,
+        networking_config={network: engine.api.create_endpoint_config(aliases=[FAKE_UPSTREAM_NAME])},
+        user="10001:10001",
+        detach=True,
+    )
+    try:
+        data = FAKE_UPSTREAM.read_bytes()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo("fake_upstream.py")
+            info.size, info.mode = len(data), 0o444
+            tar.addfile(info, io.BytesIO(data))
+        container.put_archive("/tmp", archive.getvalue())
+        container.start()
+        upstream = FakeUpstream(container)
+        wait_until(upstream.answers, 60.0)
+        yield upstream
+    finally:
+        container.remove(force=True)

@@ -6,8 +6,10 @@ changes it step by step, as edits to tenants.yaml would.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
+from typing import Any
 
 import docker
 import pytest
@@ -16,10 +18,13 @@ from docker.models.containers import Container
 from harness.deployment import with_tenant
 from harness.gateway_client import http_get, ws_connect
 from harness.waiting import wait_until
+from model_gateway.ledger import open_ledger
 from tenants import docker_specs as ds
+from tenants.contract import OUTPUT_MODEL_KEYS
 from tenants.model import Fleet
+from tenants.rendering import fleet_specs
 
-from .conftest import Applied, HostListener, wait_ready
+from .conftest import MASTER_KEYS, Applied, FakeUpstream, HostListener, wait_ready
 
 BASIC, PRO, ENT = "e2e-basic", "e2e-pro", "e2e-ent"
 
@@ -202,6 +207,103 @@ def test_rate_limit_applies_per_tenant_at_its_plans_rate(applied: Applied, fleet
     assert basic.count(429) >= 10, basic  # basic: 10 r/s with a burst of 20
     assert set(basic) <= {200, 429}
     assert pro == [200] * 15, "another tenant's limit must not touch this one"
+
+
+# --- 6. models -------------------------------------------------------------------------------------
+
+AGENT_TURN_TIMEOUT_S = 240.0
+
+
+def agent_turn(fleet: Fleet, tenant_id: str, token: str, prompt: str) -> tuple[int, dict[str, Any]]:
+    """One turn of the tenant's own agent, through the edge and the gateway's OpenAI-compatible API."""
+    conn = http.client.HTTPConnection("127.0.0.1", port(fleet), timeout=AGENT_TURN_TIMEOUT_S)
+    try:
+        body = json.dumps({"model": "openclaw", "messages": [{"role": "user", "content": prompt}]})
+        headers = {
+            "Host": host(fleet, tenant_id),
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+        }
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def ledger_totals(engine: docker.DockerClient, tenant_id: str) -> tuple[int, int, int]:
+    """(requests, input tokens, output tokens) the model gateway's ledger holds for a tenant."""
+    volume = engine.volumes.get("openclaw-models-e2e-ledger")
+    ledger = open_ledger(f"sqlite:///{volume.attrs['Mountpoint']}/ledger.sqlite", create=False)
+    try:
+        rows = ledger.usage(tenant=tenant_id)
+    finally:
+        ledger.close()
+    return sum(r.requests for r in rows), sum(r.input_tokens for r in rows), sum(r.output_tokens for r in rows)
+
+
+def upstream_totals(calls: list[dict[str, Any]]) -> tuple[int, int, int]:
+    return len(calls), sum(c["input_tokens"] for c in calls), sum(c["output_tokens"] for c in calls)
+
+
+def test_an_agent_turn_reaches_the_upstream_through_the_model_gateway_and_is_metered_under_its_tenant(
+    applied: Applied, fleet: Fleet, fake_upstream: FakeUpstream, engine: docker.DockerClient
+) -> None:
+    status, reply = agent_turn(fleet, BASIC, applied.tokens[BASIC], "say something short please")
+    assert status == 200, reply
+    assert "alpha" in json.dumps(reply)  # the fake upstream's words came back through the agent
+    calls = fake_upstream.calls()
+    assert calls, "no call reached the upstream"
+    # Only the gateway's master key ever reached the upstream (MiniMax speaks the Anthropic style).
+    assert {c["x_api_key"] or c["authorization"] for c in calls} <= {
+        MASTER_KEYS["minimax"],
+        f"Bearer {MASTER_KEYS['minimax']}",
+    }
+    # Every call the upstream answered is in the ledger, under this tenant, with the upstream's counts.
+    wait_until(lambda: ledger_totals(engine, BASIC) == upstream_totals(fake_upstream.calls()), timeout_s=30)
+    assert ledger_totals(engine, BASIC)[0] >= 1
+    assert ledger_totals(engine, PRO) == (0, 0, 0)
+
+
+def test_a_tenant_reaches_the_model_gateway_only_with_its_own_key(
+    applied: Applied, engine: docker.DockerClient
+) -> None:
+    keys = applied.stack().outputs()[OUTPUT_MODEL_KEYS].value
+    container = engine.containers.get(f"openclaw-{PRO}")
+    env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+    assert env["OPENCLAW_MODEL_KEY"] == keys[PRO]
+    url = "http://openclaw-models-e2e:4000/v1/models"
+    for key, expected in ((keys[PRO], 200), (keys[BASIC] + "x", 401), ("", 401)):
+        script = (
+            f"fetch({json.dumps(url)}, {{headers: {{authorization: 'Bearer ' + {json.dumps(key)}}},"
+            " signal: AbortSignal.timeout(5000)})"
+            ".then(r => {console.log('STATUS', r.status); process.exit(0)})"
+            ".catch(e => {console.log('FAILED', e.name); process.exit(3)})"
+        )
+        code, output = node_eval(container, script)
+        assert (code, output.split()[-1]) == (0, str(expected)), output
+
+
+def test_no_provider_key_is_anywhere_a_tenant_can_read(
+    applied: Applied, fleet: Fleet, engine: docker.DockerClient
+) -> None:
+    gateway_env = engine.containers.get("openclaw-models-e2e").attrs["Config"]["Env"]
+    assert f"MINIMAX_API_KEY={MASTER_KEYS['minimax']}" in gateway_env  # the keys are configured, and held there
+    for tenant in fleet.tenants:
+        container = engine.containers.get(f"openclaw-{tenant.id}")
+        code, environ = container.exec_run(["cat", "/proc/1/environ"], user="1000:1000")
+        assert code == 0
+        for key in MASTER_KEYS.values():
+            assert key.encode() not in environ
+            found, _ = container.exec_run(["grep", "-rqsF", key, "/home/node/.openclaw", "/tmp"], user="1000:1000")
+            assert found == 1, f"{tenant.id} can read a provider key"
+        assert not {"KIMI_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY"} & {
+            line.split(b"=", 1)[0].decode() for line in environ.split(b"\0") if line
+        }
+    outputs = json.dumps({name: out.value for name, out in applied.stack().outputs().items()})
+    rendered = json.dumps(fleet_specs(fleet, fleet.tenants))
+    for key in MASTER_KEYS.values():
+        assert key not in outputs and key not in rendered
 
 
 # --- 5. data lifecycle -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from harness.deployment import POLICY_PACK, Deployment, Fleetside, with_tenant
 from harness.gateway_client import http_get, started, ws_connect
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
+from tenants import model_gateway_names as gateway_names
 from tenants.load import load_fleet
 from tenants.model import Fleet, Overrides
 
@@ -109,12 +110,13 @@ class TestLifecycle:
         started_at = {name: docker_side.started_at(name) for name in before}
         added = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
         preview = stack.preview("engine: preview of one added tenant", fleet=added)
-        # Its component, token, volume, network, gateway and pids limit, and the edge's link to it; the
-        # edge's routes update in place. Nothing else changes, nothing is replaced.
+        # Its component, token, model key, volume, network, gateway and pids limit, and the edge's and the
+        # model gateway's links to it; the edge's routes and the model gateway's key registry update in
+        # place. Nothing else changes, nothing is replaced.
         changes = {str(getattr(op, "value", op)): n for op, n in preview.change_summary.items()}
         assert {op: n for op, n in changes.items() if op != "same"} == {
-            "create": 7,
-            "update": 1,
+            "create": 9,
+            "update": 2,
         }
         result = stack.apply(added, "engine: up adding one tenant")
         assert "replace" not in result.summary and "delete" not in result.summary
@@ -128,7 +130,7 @@ class TestLifecycle:
         self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
     ) -> None:
         current = load_fleet(stack.fleet_file)
-        others = {ds.container_name(A), ds.container_name(C), ds.edge_name("eng")}
+        others = {ds.container_name(A), ds.container_name(C), ds.edge_name("eng"), gateway_names.docker_name("eng")}
         before = {n: docker_side.container_id(n) for n in others}
         network = docker_side.client.networks.get(ds.network_name(B)).id
         created = resource_times(stack)

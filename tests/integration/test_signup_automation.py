@@ -25,6 +25,7 @@ from signup.config import ServiceConfig
 from signup.runner import AutomationRunner
 from signup.store import SqliteJobStore
 from tenants.load import load_fleet
+from tenants.model_gateway_names import docker_volume_name
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_IMAGES = ROOT / "tests" / "e2e" / "images" / "build.sh"
@@ -211,7 +212,5 @@ def test_a_signup_is_deployed_and_its_token_returned_once(tmp_path: Path, backen
             timeout=900,
             check=False,
         )
-        for tenant_id in (seed, new_id):
-            subprocess.run(
-                ["docker", "volume", "rm", "-f", f"openclaw-{tenant_id}-state"], capture_output=True, check=False
-            )
+        kept = [f"openclaw-{tenant_id}-state" for tenant_id in (seed, new_id)] + [docker_volume_name(shard)]
+        subprocess.run(["docker", "volume", "rm", "-f", *kept], capture_output=True, check=False)

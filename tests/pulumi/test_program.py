@@ -187,6 +187,21 @@ def test_the_model_gateway_alone_holds_the_configured_master_keys(example: Progr
     assert uploads["/etc/openclaw-models/tenants.json"] == {"version": 1, "tenants": {}}
 
 
+def test_an_operators_ledger_url_reaches_only_the_model_gateways_as_a_secret(example: ProgramRun) -> None:
+    assert not any(e.startswith("OPENCLAW_LEDGER_URL") for e in example.named("models-local-gateway").inputs["envs"])
+    url = "postgresql://ledger:pw-of-the-ledger@db.internal/ledger"
+    run = run_program(
+        ROOT / "tenants.yaml",
+        secrets={"modelLedgerUrl": url, "clusterEuKubeconfig": "apiVersion: v1\nkind: Config\n"},
+    )
+    gateway = run.named("models-local-gateway")
+    assert f"OPENCLAW_LEDGER_URL={url}" in gateway.inputs["envs"] and "envs" in gateway.secret_inputs
+    keys = run.named("models-cluster-eu-keys")
+    assert keys.inputs["stringData"]["OPENCLAW_LEDGER_URL"] == url and "stringData" in keys.secret_inputs
+    tenant_inputs = [json.dumps(r.inputs) for r in run.resources if r.name.startswith(("acme", "globex", "initech"))]
+    assert not any("pw-of-the-ledger" in text for text in tenant_inputs)
+
+
 def test_the_registry_holds_active_tenants_by_key_hash_as_a_secret(example: ProgramRun) -> None:
     registry = example.named("models-local-registry")
     assert registry.inputs["path"] == "/etc/openclaw-models/tenants.json"

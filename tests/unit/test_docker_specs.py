@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from model_gateway.ledger import DEFAULT_LEDGER_URL
 from tenantctl.app import app
 from tenants import docker_forms, openclaw
 from tenants import docker_specs as ds
@@ -273,8 +274,11 @@ def test_the_model_gateway_of_a_docker_target(fleet: Fleet) -> None:
         "MINIMAX_API_KEY": "minimax_master_key",
         "OPENAI_API_KEY": "openai_master_key",
         "OPENROUTER_API_KEY": "openrouter_master_key",
+        "OPENCLAW_LEDGER_URL": "ledger_url",
     }
-    assert c.env["OPENCLAW_LEDGER_URL"] == "sqlite:////var/lib/openclaw-models/ledger.sqlite"
+    # Without an operator's ledger URL the gateway keeps its SQLite file on its volume.
+    assert "OPENCLAW_LEDGER_URL" not in c.env
+    assert DEFAULT_LEDGER_URL == "sqlite:////var/lib/openclaw-models/ledger.sqlite"
     assert c.mounts == (ds.Mount("openclaw-models-local-ledger", "/var/lib/openclaw-models"),)
     assert c.healthcheck is not None and c.healthcheck.test[1:] == ("python3", "-m", "model_gateway.healthcheck")
     uploads = {u.path: u.content for u in c.uploads}

@@ -685,7 +685,14 @@ def test_gateway_pod_is_one_restricted_replica_with_its_keys_by_reference() -> N
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
     assert refs == {
         k: mgk.KEYS_SECRET
-        for k in ("ANTHROPIC_API_KEY", "KIMI_API_KEY", "MINIMAX_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
+        for k in (
+            "ANTHROPIC_API_KEY",
+            "KIMI_API_KEY",
+            "MINIMAX_API_KEY",
+            "OPENAI_API_KEY",
+            "OPENROUTER_API_KEY",
+            "OPENCLAW_LEDGER_URL",
+        )
     }
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert mounts == {"/etc/openclaw-models", "/var/lib/openclaw-models", "/tmp"}
@@ -697,7 +704,7 @@ def test_gateway_secrets_hold_no_value_and_the_registry_only_active_tenants() ->
     assert keys is not None and registry is not None
     assert set(keys["stringData"].values()) == {
         f"<redacted: {p}_master_key>" for p in ("kimi", "minimax", "anthropic", "openai", "openrouter")
-    }
+    } | {"<redacted: ledger_url>"}
     assert registry["stringData"] == {"tenants.json": "<redacted: registry>"}
     assert [e.tenant_id for e in gateway.registry] == ["hooli"]  # vandelay is suspended
 
