@@ -12,8 +12,8 @@ EXTRA_K8S = (
     "is a diff)."
 )
 EXTRA_DOCKER = (
-    "6 = network, volume, container, pids limit, the gateway token and the virtual model key; the edge's and "
-    "the model gateway's links to the tenant's network are counted with them in the engine figures."
+    "6 = network, volume, container, pids limit, the gateway token and the virtual model key; each active "
+    "tenant also has one link from the edge and one from the model gateway (counted in the engine figures)."
 )
 
 

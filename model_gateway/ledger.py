@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -242,11 +243,11 @@ def _rows(raw: Sequence[Sequence[Any]]) -> list[UsageRow]:
     return [UsageRow(str(t), str(m), str(d), int(r), int(i), int(o), usd(int(c))) for t, m, d, r, i, o, c in raw]
 
 
-class _Reports:
+class _Reports(ABC):
     """The two reads every ledger answers, on top of its own way of running a query."""
 
-    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abstractmethod
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]: ...
 
     def month_spend(self, tenant: str, month: str) -> Decimal:
         return usd(self._query(MONTH_SPEND, (tenant, check_month(month)))[0][0])

@@ -241,6 +241,36 @@ def pvc(tenant: KubernetesTenant) -> Manifest:
     }
 
 
+def restricted_pod(service_account: str, uid: int, gid: int) -> dict[str, Any]:
+    """A pod of its own service account, without the account's token, as ``uid:gid`` (PSA restricted)."""
+    return {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": gid,
+            "fsGroup": gid,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+
+
+def restricted_container(uid: int, gid: int) -> dict[str, Any]:
+    """A container that can gain nothing: non-root, no capabilities, no escalation, read-only root."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def http_probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
@@ -267,16 +297,7 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
         for key in tenant.secret_env
     ]
     pod_spec: dict[str, Any] = {
-        "serviceAccountName": SERVICE_ACCOUNT,
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": openclaw.UID,
-            "runAsGroup": openclaw.GID,
-            "fsGroup": openclaw.GID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        **restricted_pod(SERVICE_ACCOUNT, openclaw.UID, openclaw.GID),
         "containers": [
             {
                 "name": "gateway",
@@ -287,16 +308,7 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
                 "env": env,
                 "ports": [{"name": "http", "containerPort": openclaw.PORT, "protocol": "TCP"}],
                 "resources": _resources(tenant),
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": openclaw.UID,
-                    "runAsGroup": openclaw.GID,
-                    "allowPrivilegeEscalation": False,
-                    "privileged": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": restricted_container(openclaw.UID, openclaw.GID),
                 "startupProbe": http_probe(openclaw.STARTUP_PATH, 2, 90),
                 "readinessProbe": http_probe(openclaw.STARTUP_PATH, 10, 3),
                 "livenessProbe": http_probe(openclaw.LIVENESS_PATH, 30, 3),

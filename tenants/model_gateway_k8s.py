@@ -23,7 +23,7 @@ from .contract import (
     MODEL_GATEWAY_UID,
     SecretRef,
 )
-from .k8s_specs import REDACTED, Manifest, http_probe
+from .k8s_specs import REDACTED, Manifest, http_probe, restricted_container, restricted_pod
 from .labels import MANAGED_BY
 from .model import Fleet, KubernetesTarget
 from .model_gateway_names import K8S_APP
@@ -208,16 +208,7 @@ def _deployment(
         "limits": {"cpu": cpu_quantity(GATEWAY_CPUS), "memory": mib_quantity(GATEWAY_MEMORY_MIB)},
     }
     pod_spec: dict[str, Any] = {
-        "serviceAccountName": SERVICE_ACCOUNT,
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": uid,
-            "runAsGroup": uid,
-            "fsGroup": uid,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        **restricted_pod(SERVICE_ACCOUNT, uid, uid),
         "containers": [
             {
                 "name": "gateway",
@@ -226,16 +217,7 @@ def _deployment(
                 "env": env,
                 "ports": [{"name": "http", "containerPort": MODEL_GATEWAY_PORT, "protocol": "TCP"}],
                 "resources": resources,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": uid,
-                    "runAsGroup": uid,
-                    "allowPrivilegeEscalation": False,
-                    "privileged": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": restricted_container(uid, uid),
                 "startupProbe": http_probe("/health/liveliness", 2, 60),
                 "readinessProbe": http_probe("/health/readiness", 10, 3),
                 "livenessProbe": http_probe("/health/liveliness", 30, 3),
