@@ -134,4 +134,4 @@ pulumi.export(
     },
 )
 pulumi.export(OUTPUT_TOKENS, pulumi.Output.secret({tid: s.gateway_token for tid, s in stacks.items()}))
-pulumi.export(OUTPUT_MODEL_KEYS, pulumi.Output.secret({tid: s.model_key for tid, s in stacks.items()}))
+pulumi.export(OUTPUT_MODEL_KEYS, pulumi.Output.secret(model_keys))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import pulumi
@@ -11,7 +12,7 @@ import pulumi_docker as docker
 from tenants import docker_forms
 from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
 
-from .docker_ops import PidsLimit, RunningContainer
+from .docker_ops import NetworkLink, PidsLimit, RunningContainer
 
 # Settings the provider neither updates nor replaces on its own: a change must recreate the container.
 RECREATE_ON = ["healthcheck", "tmpfs", "init", "cpuQuota", "cpuPeriod"]
@@ -145,3 +146,40 @@ def pids_limit(
 
 def running(created: docker.Container, docker_host: str) -> RunningContainer:
     return RunningContainer(host=docker_host, name=created.name, id=created.id)
+
+
+@dataclass(frozen=True)
+class PlatformContainer:
+    """A target's shared container (edge proxy, model gateway), running, and attached to tenant networks."""
+
+    on: RunningContainer
+    links: list[NetworkLink]
+
+
+def platform_container(
+    name: str,
+    role: str,
+    network_spec: NetworkSpec,
+    spec: ContainerSpec,
+    *,
+    image: pulumi.Input[str],
+    secrets: Mapping[str, pulumi.Input[str]],
+    volumes: Mapping[str, pulumi.Input[str]],
+    docker_host: str,
+    links: Sequence[tuple[str, str]],
+    tenant_networks: Mapping[str, pulumi.Input[str]],
+    opts: pulumi.ResourceOptions,
+) -> PlatformContainer:
+    """``<name>-network``, ``<name>-<role>``, ``<name>-pids-limit`` and one ``<name>-link-<tenant id>`` per
+    (tenant id, network) of ``links``: adding or removing a tenant touches only its own link."""
+    own = network(f"{name}-network", network_spec, opts)
+    created = container(
+        f"{name}-{role}", spec, image=image, secrets=secrets, networks=[own.name], volumes=volumes, opts=opts
+    )
+    pids_limit(f"{name}-pids-limit", spec, created, docker_host, opts)
+    on = running(created, docker_host)
+    attached = [
+        NetworkLink(f"{name}-link-{tenant_id}", on=on, network=tenant_networks[net], opts=opts)
+        for tenant_id, net in links
+    ]
+    return PlatformContainer(on, attached)

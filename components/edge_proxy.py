@@ -10,7 +10,7 @@ import pulumi
 from tenants.docker_specs import EdgeSpec
 
 from . import docker_resources
-from .docker_ops import NetworkLink, NginxConfig
+from .docker_ops import NginxConfig
 
 
 @dataclass(frozen=True)
@@ -29,29 +29,25 @@ class EdgeProxy(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeProxyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:EdgeProxy", name, None, opts)
         spec, child = args.spec, pulumi.ResourceOptions(parent=self)
-        edge_net = docker_resources.network(f"{name}-network", spec.network, child)
-        proxy = docker_resources.container(
-            f"{name}-proxy",
+        proxy = docker_resources.platform_container(
+            name,
+            "proxy",
+            spec.network,
             spec.container,
             image=args.image,
             secrets={},
-            networks=[edge_net.name],
             volumes={},
+            docker_host=args.docker_host,
+            links=spec.links,
+            tenant_networks=args.tenant_networks,
             opts=child,
         )
-        docker_resources.pids_limit(f"{name}-pids-limit", spec.container, proxy, args.docker_host, child)
-        on = docker_resources.running(proxy, args.docker_host)
-        # One link per routed tenant, named after it: adding or removing a tenant touches only its own.
-        links = [
-            NetworkLink(f"{name}-link-{tenant_id}", on=on, network=args.tenant_networks[network], opts=child)
-            for tenant_id, network in spec.links
-        ]
         NginxConfig(
             f"{name}-routes",
-            on=on,
+            on=proxy.on,
             path=spec.config_path,
             content=spec.config,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=links)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=proxy.links)),
         )
         port = spec.container.ports[0]
         self.address = pulumi.Output.from_input(f"{port.ip}:{port.external}")

@@ -20,7 +20,7 @@ from tenants.model_gateway_k8s import REGISTRY_KEY, GatewayManifests
 from tenants.model_gateway_specs import ModelGatewayDockerSpec, RegistryEntry, registry_document
 
 from . import docker_resources, k8s_tenant
-from .docker_ops import ContainerFile, NetworkLink
+from .docker_ops import ContainerFile
 
 # The ledger outlives the gateway's removal: it is what the operator bills from.
 K8S_RETAINED = frozenset({"namespace", "ledger"})
@@ -62,30 +62,26 @@ class ModelGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:ModelGateway", name, None, opts)
         spec, child = args.spec, pulumi.ResourceOptions(parent=self)
-        own_net = docker_resources.network(f"{name}-network", spec.network, child)
         ledger = docker_resources.volume(f"{name}-ledger", spec.volume, child)
-        gateway = docker_resources.container(
-            f"{name}-gateway",
+        gateway = docker_resources.platform_container(
+            name,
+            "gateway",
+            spec.network,
             spec.container,
             image=args.image,
             secrets=args.master_keys,
-            networks=[own_net.name],
             volumes={spec.volume.name: ledger.name},
+            docker_host=args.docker_host,
+            links=spec.links,
+            tenant_networks=args.tenant_networks,
             opts=child,
         )
-        docker_resources.pids_limit(f"{name}-pids-limit", spec.container, gateway, args.docker_host, child)
-        on = docker_resources.running(gateway, args.docker_host)
-        # One link per active tenant, named after it: adding or removing a tenant touches only its own.
-        links = [
-            NetworkLink(f"{name}-link-{tenant_id}", on=on, network=args.tenant_networks[network], opts=child)
-            for tenant_id, network in spec.links
-        ]
         ContainerFile(
             f"{name}-registry",
-            on=on,
+            on=gateway.on,
             path=spec.registry_path,
             content=registry(spec.registry, args.model_keys),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=links)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=gateway.links)),
         )
         self.url = pulumi.Output.from_input(f"http://{spec.container.name}:{MODEL_GATEWAY_PORT}")
         self.tenants = pulumi.Output.from_input([e.tenant_id for e in spec.registry])
