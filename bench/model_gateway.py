@@ -8,12 +8,10 @@ the gateway adds (auth, policy, LiteLLM's translation, the durable ledger write)
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import statistics
 import subprocess
-import tarfile
 import time
 import urllib.request
 import uuid
@@ -29,11 +27,12 @@ import docker.errors
 from docker.models.containers import Container
 
 from bench.figures import print_figures, record
+from harness import model_gateway_rig as gateway_rig
+from harness.model_gateway_rig import address, put_file
 from harness.waiting import wait_until
 from model_gateway.registry import key_digest
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE_UPSTREAM = ROOT / "harness" / "fake_upstream.py"
 SEQUENTIAL = 200
 CONCURRENT = 50
 STREAMED = 50
@@ -41,20 +40,6 @@ WARMUP = 20
 SETTLE_S = 10.0
 REGISTERED = 10_000
 PROMPT = "Say something short about the sea, please."
-
-
-def put_file(container: Container, directory: str, name: str, data: bytes) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
-        tar.addfile(info, io.BytesIO(data))
-    container.put_archive(directory, buffer.getvalue())
-
-
-def address(container: Container) -> str:
-    container.reload()
-    return str(next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"])
 
 
 def registry(keys: dict[str, str], extra: int = 0) -> bytes:
@@ -159,24 +144,18 @@ def rig(client: docker.DockerClient, image: str) -> Iterator[Rig]:
     volume = client.volumes.create(f"{prefix}-ledger")
     created: list[Container] = []
     try:
-        upstream = client.containers.create(
-            image, ["python3", "/var/lib/openclaw-models/fake_upstream.py", "--port", "8080"], name=f"{prefix}-upstream"
-        )
+        upstream = gateway_rig.fake_upstream(client, image, f"{prefix}-upstream", {})
         created.append(upstream)
-        put_file(upstream, "/var/lib/openclaw-models", "fake_upstream.py", FAKE_UPSTREAM.read_bytes())
-        network.connect(upstream, aliases=["upstream"])
-        client.networks.get("bridge").disconnect(upstream)
+        gateway_rig.only_on(network, client, upstream, ["upstream"])
         upstream.start()
         key = f"ocm-{secrets.token_urlsafe(24)}"
-        gateway = client.containers.create(
+        gateway = gateway_rig.gateway(
+            client,
             image,
-            name=f"{prefix}-gateway",
+            f"{prefix}-gateway",
             environment={"KIMI_API_KEY": f"sk-{secrets.token_hex(16)}"},
-            user="10001:10001",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},
-            volumes={volume.name: {"bind": "/var/lib/openclaw-models", "mode": "rw"}},
+            volume=volume.name,
+            labels={},
         )
         created.append(gateway)
         model = {
@@ -195,8 +174,7 @@ def rig(client: docker.DockerClient, image: str) -> Iterator[Rig]:
             json.dumps({"version": 1, "models": {"kimi-k2": model}}).encode(),
         )
         put_file(gateway, "/etc/openclaw-models", "tenants.json", registry({"bench": key}))
-        network.connect(gateway)
-        client.networks.get("bridge").disconnect(gateway)
+        gateway_rig.only_on(network, client, gateway, [])
         gateway.start()
         bench = Rig(gateway, upstream, key)
 

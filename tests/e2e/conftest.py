@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import subprocess
-import tarfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ import pytest
 from docker.models.containers import Container
 from pulumi import automation as auto
 
+from harness import model_gateway_rig as gateway_rig
 from harness.deployment import ENGINE_BIN, Deployment, Fleetside
 from harness.gateway_client import started
 from harness.waiting import wait_until
@@ -158,7 +157,6 @@ def host_listener() -> Iterator[HostListener]:
         listener.close()
 
 
-FAKE_UPSTREAM = ROOT / "harness" / "fake_upstream.py"
 FAKE_UPSTREAM_NAME = "fake-upstream"  # what the e2e fleet's model_gateway.upstreams name
 
 
@@ -188,26 +186,10 @@ class FakeUpstream:
 @pytest.fixture(scope="module")
 def fake_upstream(applied: Applied, engine: docker.DockerClient, images: dict[str, str]) -> Iterator[FakeUpstream]:
     """harness/fake_upstream.py in a container of the gateway's image, on the gateway's network only."""
-    network = "openclaw-models-e2e"
-    container = engine.containers.create(
-        images["model_gateway"],
-        ["python3", "/tmp/fake_upstream.py", "--port", "8080"],
-        entrypoint=[],
-        name=f"e2e-fake-upstream-{applied.run_id}",
-        labels=applied.run_labels,
-        network=network,
-        networking_config={network: engine.api.create_endpoint_config(aliases=[FAKE_UPSTREAM_NAME])},
-        user="10001:10001",
-        detach=True,
-    )
+    name = f"e2e-fake-upstream-{applied.run_id}"
+    container = gateway_rig.fake_upstream(engine, images["model_gateway"], name, applied.run_labels)
     try:
-        data = FAKE_UPSTREAM.read_bytes()
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo("fake_upstream.py")
-            info.size, info.mode = len(data), 0o444
-            tar.addfile(info, io.BytesIO(data))
-        container.put_archive("/tmp", archive.getvalue())
+        gateway_rig.only_on(engine.networks.get("openclaw-models-e2e"), engine, container, [FAKE_UPSTREAM_NAME])
         container.start()
         upstream = FakeUpstream(container)
         wait_until(upstream.answers, 60.0)

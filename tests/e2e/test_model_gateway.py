@@ -9,11 +9,8 @@ module, as the operator's reports do.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import secrets
-import tarfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,26 +25,16 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 
+from harness import model_gateway_rig as gateway_rig
+from harness.model_gateway_rig import put_file
 from harness.waiting import wait_until
 from model_gateway.ledger import UsageRow, open_ledger
 from model_gateway.registry import key_digest
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKE_UPSTREAM = ROOT / "harness" / "fake_upstream.py"
 BOOT_TIMEOUT_S = 180.0
 HTTP_TIMEOUT_S = 60.0
 PRICES = {"kimi-k2": ("0.60", "2.50"), "minimax-m2": ("0.30", "1.20"), "pricey": ("1000000", "1000000")}
-
-
-def put_file(container: Container, directory: str, name: str, data: bytes, mode: int = 0o644) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        info.mode = mode
-        info.mtime = int(time.time())
-        tar.addfile(info, io.BytesIO(data))
-    assert container.put_archive(directory, buffer.getvalue())
 
 
 def gateway_json() -> dict[str, Any]:
@@ -206,17 +193,9 @@ def rig(engine: docker.DockerClient, images: dict[str, str]) -> Iterator[Rig]:
     volume = engine.volumes.create(f"{prefix}-ledger", labels=labels)
     created: list[Container] = []
     try:
-        upstream = engine.containers.create(
-            image,
-            ["python3", "/var/lib/openclaw-models/fake_upstream.py", "--port", "8080"],
-            name=f"{prefix}-upstream",
-            labels=labels,
-            detach=True,
-        )
+        upstream = gateway_rig.fake_upstream(engine, image, f"{prefix}-upstream", labels)
         created.append(upstream)
-        put_file(upstream, "/var/lib/openclaw-models", "fake_upstream.py", FAKE_UPSTREAM.read_bytes())
-        network.connect(upstream, aliases=["upstream"])
-        engine.networks.get("bridge").disconnect(upstream)
+        gateway_rig.only_on(network, engine, upstream, ["upstream"])
         upstream.start()
 
         keys = {name: f"ocm-{secrets.token_urlsafe(24)}" for name in ("acme", "beta", "gamma", "delta")}
@@ -230,22 +209,12 @@ def rig(engine: docker.DockerClient, images: dict[str, str]) -> Iterator[Rig]:
             "gamma": tenant_entry(keys["gamma"], budget="1.00", models=["pricey"]),
             "delta": tenant_entry(keys["delta"], rpm=2),
         }
-        gateway = engine.containers.create(
-            image,
-            name=f"{prefix}-gateway",
-            labels=labels,
-            detach=True,
-            environment=master_keys,
-            user="10001:10001",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},
-            volumes={volume.name: {"bind": "/var/lib/openclaw-models", "mode": "rw"}},
+        gateway = gateway_rig.gateway(
+            engine, image, f"{prefix}-gateway", environment=master_keys, volume=volume.name, labels=labels
         )
         created.append(gateway)
-        put_file(gateway, "/etc/openclaw-models", "gateway.json", json.dumps(gateway_json()).encode())
-        network.connect(gateway)
-        engine.networks.get("bridge").disconnect(gateway)
+        put_file(gateway, gateway_rig.CONFIG_DIR, "gateway.json", json.dumps(gateway_json()).encode())
+        gateway_rig.only_on(network, engine, gateway, [])
         rig = Rig(
             client=engine,
             gateway=gateway,
