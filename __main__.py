@@ -18,9 +18,10 @@ from components import (
     TenantStack,
     TenantStackArgs,
 )
+from components.model_gateway import GatewayKeys
 from components.stack_config import dns_zone_id, gateway_secrets, kubeconfig, read_overrides, refuse_tenant_keys
 from tenants.contract import OUTPUT_MODEL_KEYS, OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
-from tenants.docker_specs import edge_spec, network_name, target_images, tenant_spec
+from tenants.docker_specs import edge_spec, target_images, tenant_spec
 from tenants.errors import FleetError
 from tenants.k8s_specs import tenant_manifests
 from tenants.load import load_fleet
@@ -85,44 +86,45 @@ for resolved in tenants:
         opts=pulumi.ResourceOptions(providers=[provider]),
     )
 
+
+def linked(links: tuple[tuple[str, str], ...]) -> dict[str, pulumi.Output[str]]:
+    """Network name → the tenant's Network output, for each (tenant id, network name) of ``links``."""
+    return {net: stacks[tid].network for tid, net in links}
+
+
+# Per Docker target its edge proxy and model gateway; the providers' master keys go to the model
+# gateways and nowhere else.
+keys = GatewayKeys(master=gateway_secrets(config), model={tid: s.model_key for tid, s in stacks.items()})
 for name, target in docker_targets.items():
+    host = hosts[name]
+    on_host = pulumi.ResourceOptions(providers=[host.provider])
     edge = edge_spec(fleet, name, on_docker)
     EdgeProxy(
         f"edge-{name}",
         EdgeProxyArgs(
             spec=edge,
             docker_host=target.host,
-            image=hosts[name].images[edge.container.image],
-            tenant_networks={network_name(r.tenant_id): stacks[r.tenant_id].network for r in edge.routes},
+            image=host.images[edge.container.image],
+            tenant_networks=linked(edge.links),
         ),
-        opts=pulumi.ResourceOptions(providers=[hosts[name].provider]),
+        opts=on_host,
     )
-
-# The model gateways: the providers' master keys go here and nowhere else.
-provider_keys = gateway_secrets(config)
-model_keys = {tid: s.model_key for tid, s in stacks.items()}
-for name, target in docker_targets.items():
     models = model_gateway_spec(fleet, name, on_docker)
     ModelGateway(
         f"models-{name}",
         ModelGatewayArgs(
             spec=models,
             docker_host=target.host,
-            image=hosts[name].images[models.container.image],
-            master_keys=provider_keys,
-            model_keys=model_keys,
-            tenant_networks={network_name(tid): stacks[tid].network for tid, _ in models.links},
+            image=host.images[models.container.image],
+            keys=keys,
+            tenant_networks=linked(models.links),
         ),
-        opts=pulumi.ResourceOptions(providers=[hosts[name].provider]),
+        opts=on_host,
     )
 for name in k8s_targets:
     KubernetesModelGateway(
         f"models-{name}",
-        KubernetesModelGatewayArgs(
-            manifests=gateway_manifests(fleet, name, on_k8s),
-            master_keys=provider_keys,
-            model_keys=model_keys,
-        ),
+        KubernetesModelGatewayArgs(manifests=gateway_manifests(fleet, name, on_k8s), keys=keys),
         opts=pulumi.ResourceOptions(providers=[clusters[name].provider]),
     )
 
@@ -134,4 +136,4 @@ pulumi.export(
     },
 )
 pulumi.export(OUTPUT_TOKENS, pulumi.Output.secret({tid: s.gateway_token for tid, s in stacks.items()}))
-pulumi.export(OUTPUT_MODEL_KEYS, pulumi.Output.secret(model_keys))
+pulumi.export(OUTPUT_MODEL_KEYS, pulumi.Output.secret(keys.model))

@@ -15,8 +15,8 @@ from typing import Any
 
 import pulumi
 
-from tenants.contract import MODEL_GATEWAY_PORT
 from tenants.model_gateway_k8s import REGISTRY_KEY, GatewayManifests
+from tenants.model_gateway_names import docker_url
 from tenants.model_gateway_specs import ModelGatewayDockerSpec, RegistryEntry, registry_document
 
 from . import docker_resources, k8s_tenant
@@ -31,14 +31,26 @@ def key_sha256(key: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.secret(pulumi.Output.from_input(key).apply(lambda k: hashlib.sha256(k.encode()).hexdigest()))
 
 
-def registry(entries: tuple[RegistryEntry, ...], model_keys: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
-    """tenants.json for ``entries``, each with its tenant's key hash; a secret."""
-    ids = [e.tenant_id for e in entries]
-    hashes = [key_sha256(model_keys[tid]) for tid in ids]
-    document = pulumi.Output.all(*hashes).apply(
-        lambda values: registry_document(entries, dict(zip(ids, values, strict=True)))
-    )
-    return pulumi.Output.secret(document)
+@dataclass(frozen=True)
+class GatewayKeys:
+    """What every model gateway is given: the providers' master keys (secret config, by secret
+    reference) and each tenant's virtual key (a secret), for every tenant of its registry."""
+
+    master: Mapping[str, pulumi.Input[str]]
+    model: Mapping[str, pulumi.Input[str]]
+
+    def registry(self, entries: tuple[RegistryEntry, ...]) -> pulumi.Output[str]:
+        """tenants.json for ``entries``, each with its tenant's key hash; a secret."""
+        ids = [e.tenant_id for e in entries]
+        hashes = [key_sha256(self.model[tid]) for tid in ids]
+        document = pulumi.Output.all(*hashes).apply(
+            lambda values: registry_document(entries, dict(zip(ids, values, strict=True)))
+        )
+        return pulumi.Output.secret(document)
+
+
+def _tenant_ids(entries: tuple[RegistryEntry, ...]) -> pulumi.Output[list[str]]:
+    return pulumi.Output.from_input([e.tenant_id for e in entries])
 
 
 @dataclass(frozen=True)
@@ -46,9 +58,7 @@ class ModelGatewayArgs:
     spec: ModelGatewayDockerSpec
     docker_host: str
     image: pulumi.Input[str]
-    master_keys: Mapping[str, pulumi.Input[str]]
-    # tenant id → its virtual key (a secret), for every tenant in the spec's registry
-    model_keys: Mapping[str, pulumi.Input[str]]
+    keys: GatewayKeys
     # tenant network name → the Network output, so the gateway attaches after each network exists
     tenant_networks: Mapping[str, pulumi.Input[str]]
 
@@ -69,7 +79,7 @@ class ModelGateway(pulumi.ComponentResource):
             spec.network,
             spec.container,
             image=args.image,
-            secrets=args.master_keys,
+            secrets=args.keys.master,
             volumes={spec.volume.name: ledger.name},
             docker_host=args.docker_host,
             links=spec.links,
@@ -80,19 +90,18 @@ class ModelGateway(pulumi.ComponentResource):
             f"{name}-registry",
             on=gateway.on,
             path=spec.registry_path,
-            content=registry(spec.registry, args.model_keys),
+            content=args.keys.registry(spec.registry),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=gateway.links)),
         )
-        self.url = pulumi.Output.from_input(f"http://{spec.container.name}:{MODEL_GATEWAY_PORT}")
-        self.tenants = pulumi.Output.from_input([e.tenant_id for e in spec.registry])
+        self.url = pulumi.Output.from_input(docker_url(spec.target))
+        self.tenants = _tenant_ids(spec.registry)
         self.register_outputs({"url": self.url, "tenants": self.tenants})
 
 
 @dataclass(frozen=True)
 class KubernetesModelGatewayArgs:
     manifests: GatewayManifests
-    master_keys: Mapping[str, pulumi.Input[str]]
-    model_keys: Mapping[str, pulumi.Input[str]]
+    keys: GatewayKeys
 
 
 class KubernetesModelGateway(pulumi.ComponentResource):
@@ -104,8 +113,8 @@ class KubernetesModelGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesModelGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:KubernetesModelGateway", name, None, opts)
         manifests = args.manifests
-        keys = k8s_tenant.string_data(manifests.secret_env, args.master_keys)
-        tenants_json: pulumi.Output[Any] = registry(manifests.registry, args.model_keys).apply(
+        keys = k8s_tenant.string_data(manifests.secret_env, args.keys.master)
+        tenants_json: pulumi.Output[Any] = args.keys.registry(manifests.registry).apply(
             lambda text: {REGISTRY_KEY: text}
         )
         k8s_tenant.create_objects(
@@ -117,5 +126,5 @@ class KubernetesModelGateway(pulumi.ComponentResource):
             parent=self,
         )
         self.namespace = pulumi.Output.from_input(manifests.namespace)
-        self.tenants = pulumi.Output.from_input([e.tenant_id for e in manifests.registry])
+        self.tenants = _tenant_ids(manifests.registry)
         self.register_outputs({"namespace": self.namespace, "tenants": self.tenants})

@@ -52,23 +52,21 @@ class TenantStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: TenantStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("openclaw:index:TenantStack", name, None, opts)
         info = args.info
-        # Bumping `rotation` replaces the password, which replaces the gateway that uses it.
-        token = random.RandomPassword(
-            f"{info.id}-token",
-            length=48,
-            special=False,
-            keepers={"rotation": str(args.rotation)},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+
+        # Bumping `rotation` replaces both passwords, which replaces the gateway that uses them.
+        def credential(role: str) -> random.RandomPassword:
+            return random.RandomPassword(
+                f"{info.id}-{role}",
+                length=48,
+                special=False,
+                keepers={"rotation": str(args.rotation)},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        token = credential("token")
         # The tenant's only model credential: the gateway knows it by its hash, and it is worth
-        # nothing past the gateway. Rotated with the token.
-        model_key = random.RandomPassword(
-            f"{info.id}-model-key",
-            length=48,
-            special=False,
-            keepers={"rotation": str(args.rotation)},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        # nothing past the gateway.
+        model_key = credential("model-key")
         secrets: dict[str, pulumi.Input[str]] = {GATEWAY_TOKEN: token.result, MODEL_KEY: model_key.result}
 
         backend = args.backend

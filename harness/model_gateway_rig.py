@@ -12,12 +12,14 @@ import docker
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from tenants.contract import MODEL_GATEWAY_CONFIG_DIR, MODEL_GATEWAY_DATA_DIR, MODEL_GATEWAY_UID
+
 from .paths import ROOT
 
 FAKE_UPSTREAM = ROOT / "harness" / "fake_upstream.py"
 FAKE_UPSTREAM_PORT = 8080
-DATA_DIR = "/var/lib/openclaw-models"  # the gateway's volume; the fake upstream keeps its script there
-CONFIG_DIR = "/etc/openclaw-models"
+DATA_DIR = MODEL_GATEWAY_DATA_DIR  # the gateway's volume; the fake upstream keeps its script there
+CONFIG_DIR = MODEL_GATEWAY_CONFIG_DIR
 
 
 def put_file(container: Container, directory: str, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -64,14 +66,14 @@ def gateway(
     volume: str,
     labels: dict[str, str],
 ) -> Container:
-    """A created gateway container: uid 10001, no capabilities, no privilege gain, its ledger on ``volume``."""
+    """A created gateway container: the gateway's uid, no capabilities, no privilege gain, its ledger on ``volume``."""
     return client.containers.create(
         image,
         name=name,
         labels=labels,
         detach=True,
         environment=environment,
-        user="10001:10001",
+        user=f"{MODEL_GATEWAY_UID}:{MODEL_GATEWAY_UID}",
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},

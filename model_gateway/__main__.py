@@ -14,7 +14,7 @@ from pathlib import Path
 
 from model_gateway.ledger import DEFAULT_LEDGER_URL, LEDGER_URL_ENV, LedgerError, open_ledger
 from model_gateway.litellm_config import proxy_environment, write_proxy_config
-from model_gateway.prices import GatewayConfigError, load_gateway_config
+from model_gateway.prices import GatewayConfigError, ModelRoute, load_gateway_config
 from model_gateway.runtime import gateway_file
 from model_gateway.settings import DEFAULT_RUNTIME_DIR, HOST, LISTEN_ENV, PORT, RUNTIME_DIR_ENV
 
@@ -25,7 +25,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     environ = dict(os.environ)
     try:
-        prepare_from(environ)
+        routes = prepare_from(environ)
     except (GatewayConfigError, LedgerError, OSError) as exc:
         log.error("cannot start: %s", exc)
         return 1
@@ -34,23 +34,22 @@ def main() -> int:
     from model_gateway.app import build
 
     host, _, port = environ.get(LISTEN_ENV, f"{HOST}:{PORT}").rpartition(":")
-    log.info("serving %d models on %s:%s", len(load_gateway_config(gateway_file())), host, port)
+    log.info("serving %d models on %s:%s", len(routes), host, port)
     uvicorn.run(build(), host=host, port=int(port), workers=1, log_level="warning", access_log=False, lifespan="on")
     return 0
 
 
-def prepare_from(environ: dict[str, str]) -> Path:
-    """`prepare` over a given environment (the process's own, at start)."""
+def prepare_from(environ: dict[str, str]) -> dict[str, ModelRoute]:
+    """Check gateway.json and the ledger, write LiteLLM's config and set the proxy's environment; the routes."""
     routes = load_gateway_config(gateway_file())
     missing = sorted({route.key_env for route in routes.values() if not environ.get(route.key_env)})
     if missing:
         log.warning("no master key in the environment for: %s (those models will fail)", ", ".join(missing))
     open_ledger(environ.get(LEDGER_URL_ENV) or DEFAULT_LEDGER_URL).close()
-    directory = Path(environ.get(RUNTIME_DIR_ENV, str(DEFAULT_RUNTIME_DIR)))
-    config = write_proxy_config(routes, directory)
+    config = write_proxy_config(routes, Path(environ.get(RUNTIME_DIR_ENV, str(DEFAULT_RUNTIME_DIR))))
     os.environ.clear()
     os.environ.update(proxy_environment(environ, config))
-    return directory
+    return routes
 
 
 if __name__ == "__main__":

@@ -6,20 +6,19 @@ running sum in memory equals the ledger's; each check is then a dictionary looku
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from model_gateway.ledger import next_month_start
+from model_gateway.ledger import next_month_start, utc_day
 
 
 class MonthSpend(Protocol):
     def month_spend(self, tenant: str, month: str) -> Decimal: ...
 
 
-def current_month(now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> str:
-    return now().astimezone(UTC).strftime("%Y-%m")
+def current_month() -> str:
+    """The UTC month (YYYY-MM) of the ledger's day now, as `Gatekeeper.meter` files a call."""
+    return utc_day()[:7]
 
 
 def budget_message(budget: Decimal, month: str) -> str:
@@ -39,9 +38,6 @@ class SpendTracker:
         if key not in self._spent:
             self._spent[key] = self._ledger.month_spend(tenant, month)
         return self._spent[key]
-
-    def is_cached(self, tenant: str, month: str) -> bool:
-        return (tenant, month) in self._spent
 
     def add(self, tenant: str, month: str, cost: Decimal) -> None:
         """Count a call just recorded in the ledger (a month not yet read is read in full later)."""

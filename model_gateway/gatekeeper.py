@@ -68,18 +68,15 @@ class Gatekeeper:
         check_route(route)
         check_headers(headers.keys())
         check_fields(query)
-        model = None
-        if route in MODEL_ROUTES:
-            model = check_body(body or {}, tenant, self.routes)
-            month = current_month()
-            with self._lock:
-                over_budget = self.spend.refusal(tenant.tenant, tenant.budget_usd, month)
-            if over_budget:
-                raise RefusalError(429, over_budget)
+        model = check_body(body or {}, tenant, self.routes) if route in MODEL_ROUTES else None
         with self._lock:
-            over_rate = self.limiter.admit(tenant.tenant, tenant.rpm, tenant.tpm)
-        if over_rate:
-            raise RefusalError(429, over_rate)
+            refusal = None
+            if model is not None:
+                refusal = self.spend.refusal(tenant.tenant, tenant.budget_usd, current_month())
+            if refusal is None:
+                refusal = self.limiter.admit(tenant.tenant, tenant.rpm, tenant.tpm)
+        if refusal is not None:
+            raise RefusalError(429, refusal)
         return Admission(tenant, model)
 
     def meter(self, tenant: str, model: str, counts: TokenCount, request_id: str) -> Usage:

@@ -19,20 +19,9 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
 from model_gateway.runtime import gatekeeper
-from model_gateway.usage_counts import TokenCount
+from model_gateway.usage_counts import TokenCount, is_stream_end
 
 STREAM_USAGE_CALL_TYPES = frozenset({"acompletion", "completion"})
-
-
-def is_stream_end(item: object) -> bool:
-    """The Anthropic-style event that tells a client the message is complete."""
-    if isinstance(item, bytes | bytearray):
-        return b"message_stop" in item
-    if isinstance(item, str):
-        return "message_stop" in item
-    if isinstance(item, Mapping):
-        return item.get("type") == "message_stop"
-    return False
 
 
 def _call(data: Mapping[str, Any], user: UserAPIKeyAuth) -> tuple[str, str, str]:

@@ -33,6 +33,7 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_E10 = 2**63 - 1
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 class LedgerError(Exception):
@@ -175,6 +176,21 @@ def usd(e10: int) -> Decimal:
     return Decimal(int(e10)).scaleb(-COST_SCALE)
 
 
+def exact(value: Decimal) -> str:
+    """A cost with the ledger's ten decimal places, for billing systems (``0.0300012000``)."""
+    return f"{value.quantize(Decimal(1).scaleb(-COST_SCALE)):f}"
+
+
+def amounts(t: UsageTotal | UsageRow) -> dict[str, int | str]:
+    """The four figures of a row or total as reports write them, the cost ``exact``."""
+    return {
+        "requests": t.requests,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cost_usd": exact(t.cost_usd),
+    }
+
+
 # --- SQL shared by both back ends (parameter style "?" here, rewritten for psycopg) ----------------
 
 SCHEMA = (
@@ -243,11 +259,43 @@ def _rows(raw: Sequence[Sequence[Any]]) -> list[UsageRow]:
     return [UsageRow(str(t), str(m), str(d), int(r), int(i), int(o), usd(int(c))) for t, m, d, r, i, o, c in raw]
 
 
-class _Reports(ABC):
-    """The two reads every ledger answers, on top of its own way of running a query."""
+class _Ledger(ABC):
+    """What both back ends share: recording a call and the two reads, on top of each one's way of
+    running work in a transaction and of naming itself in messages."""
+
+    _driver_error: type[Exception]
+    _param = "?"
 
     @abstractmethod
-    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]: ...
+    def _where(self) -> str:
+        """The ledger as messages name it (never with a password)."""
+
+    @abstractmethod
+    def _run(self, work: Callable[[Any], T], *, write: bool) -> T:
+        """``work(cursor)``, under this ledger's lock; in one transaction whenever it writes."""
+
+    def _guarded(self, what: str, work: Callable[[Any], T], *, write: bool) -> T:
+        try:
+            return self._run(work, write=write)
+        except self._driver_error as exc:
+            raise LedgerError(f"cannot {what} {self._where()}: {_one_line(exc)}") from exc
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self._param)
+
+    def record(self, usage: Usage) -> None:
+        request, day = _record_params(usage)
+
+        def write(cur: Any) -> None:
+            if cur.execute(self._sql(INSERT_REQUEST), request).rowcount == 1:
+                cur.execute(self._sql(ADD_TO_DAY), day)
+
+        self._guarded("record usage in", write, write=True)
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        return self._guarded(
+            "read the ledger", lambda cur: list(cur.execute(self._sql(sql), params).fetchall()), write=False
+        )
 
     def month_spend(self, tenant: str, month: str) -> Decimal:
         return usd(self._query(MONTH_SPEND, (tenant, check_month(month)))[0][0])
@@ -259,8 +307,10 @@ class _Reports(ABC):
 # --- SQLite -----------------------------------------------------------------------------------------
 
 
-class SqliteLedger(_Reports):
+class SqliteLedger(_Ledger):
     """The ledger in one SQLite file; safe to share between threads and between processes on one host."""
+
+    _driver_error = sqlite3.Error
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         if not create and not path.is_file():
@@ -281,6 +331,9 @@ class SqliteLedger(_Reports):
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open the ledger {path}: {_one_line(exc)}") from exc
 
+    def _where(self) -> str:
+        return str(self.path)
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -291,22 +344,12 @@ class SqliteLedger(_Reports):
             raise
         self._db.execute("COMMIT")
 
-    def record(self, usage: Usage) -> None:
-        request, day = _record_params(usage)
+    def _run(self, work: Callable[[Any], T], *, write: bool) -> T:
         with self._lock:
-            try:
-                with self._transaction() as db:
-                    if db.execute(INSERT_REQUEST, request).rowcount == 1:
-                        db.execute(ADD_TO_DAY, day)
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot record usage in {self.path}: {_one_line(exc)}") from exc
-
-    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"cannot read the ledger {self.path}: {_one_line(exc)}") from exc
+            if not write:  # one statement in autocommit mode: no write lock taken
+                return work(self._db)
+            with self._transaction() as db:
+                return work(db)
 
     def close(self) -> None:
         with self._lock:
@@ -321,13 +364,11 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
-
-
-class PostgresLedger(_Reports):
+class PostgresLedger(_Ledger):
     """The ledger in PostgreSQL (psycopg 3). A dropped connection is reopened once per call: every
     statement is safe to repeat (a record that did commit is ignored the second time)."""
+
+    _param = "%s"
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         try:
@@ -335,6 +376,7 @@ class PostgresLedger(_Reports):
         except ImportError as exc:
             raise LedgerError("a postgresql:// ledger needs psycopg 3 (pip install 'psycopg[binary]')") from exc
         self._psycopg = psycopg
+        self._driver_error = psycopg.Error
         self._url = url
         self._lock = threading.Lock()
         self._conn: Any = None
@@ -342,19 +384,20 @@ class PostgresLedger(_Reports):
             self._connect()
             if create:
                 # Creating the schema twice at once (two gateway workers) may collide in the catalog.
-                self._run(lambda cur: [cur.execute(s) for s in ("SELECT pg_advisory_xact_lock(72120001)", *SCHEMA)])
+                statements = ("SELECT pg_advisory_xact_lock(72120001)", *SCHEMA)
+                self._run(lambda cur: [cur.execute(s) for s in statements], write=True)
         except psycopg.Error as exc:
-            raise LedgerError(f"cannot open the ledger {self._safe_url()}: {_one_line(exc)}") from exc
+            raise LedgerError(f"cannot open the ledger {self._where()}: {_one_line(exc)}") from exc
 
-    def _safe_url(self) -> str:
-        """The URL without its password, for messages."""
+    def _where(self) -> str:
+        """The URL without its password."""
         return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self._url)
 
     def _connect(self) -> None:
         self._conn = self._psycopg.connect(self._url, connect_timeout=10)
 
-    def _run(self, work: Callable[[Any], Any]) -> Any:
-        """``work(cursor)`` in one transaction, retried once on a fresh connection when the old one died."""
+    def _run(self, work: Callable[[Any], T], *, write: bool) -> T:
+        """In one transaction (reads too), retried once on a fresh connection when the old one died."""
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -366,30 +409,6 @@ class PostgresLedger(_Reports):
                     if attempt == 2 or (self._conn is not None and not self._conn.closed):
                         raise
             raise AssertionError("unreachable")
-
-    def record(self, usage: Usage) -> None:
-        request, day = _record_params(usage)
-
-        def write(cur: Any) -> None:
-            cur.execute(_pg(INSERT_REQUEST), request)
-            if cur.rowcount == 1:
-                cur.execute(_pg(ADD_TO_DAY), day)
-
-        try:
-            self._run(write)
-        except self._psycopg.Error as exc:
-            raise LedgerError(f"cannot record usage in {self._safe_url()}: {_one_line(exc)}") from exc
-
-    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-        def read(cur: Any) -> list[tuple[Any, ...]]:
-            cur.execute(_pg(sql), params)
-            return list(cur.fetchall())
-
-        try:
-            rows: list[tuple[Any, ...]] = self._run(read)
-        except self._psycopg.Error as exc:
-            raise LedgerError(f"cannot read the ledger {self._safe_url()}: {_one_line(exc)}") from exc
-        return rows
 
     def close(self) -> None:
         with self._lock:

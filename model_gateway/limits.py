@@ -31,10 +31,16 @@ class RateLimiter:
         self._clock = clock
         self._windows: dict[str, _Window] = {}
 
+    def _window(self, tenant: str) -> _Window:
+        window = self._windows.get(tenant)
+        if window is None:
+            window = self._windows[tenant] = _Window()
+        return window
+
     def admit(self, tenant: str, rpm: int, tpm: int) -> str | None:
         """Count the request and return None, or return why it is refused (nothing counted)."""
         now = self._clock()
-        window = self._windows.setdefault(tenant, _Window())
+        window = self._window(tenant)
         window.expire(now)
         if len(window.requests) >= rpm:
             retry = max(1, int(window.requests[0] + WINDOW_S - now + 1))
@@ -48,6 +54,6 @@ class RateLimiter:
     def spend_tokens(self, tenant: str, tokens: int) -> None:
         if tokens <= 0:
             return
-        window = self._windows.setdefault(tenant, _Window())
+        window = self._window(tenant)
         window.tokens.append((self._clock(), tokens))
         window.token_sum += tokens

@@ -6,7 +6,7 @@ credentials, the routing or the attribution stays with the gateway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -91,12 +91,12 @@ def check_fields(names: Iterable[str]) -> None:
             raise RefusalError(400, f"field {field!r} is not accepted: the gateway chooses the upstream")
 
 
-def check_body(body: Mapping[str, object], tenant: TenantEntry, known_models: Iterable[str]) -> str:
+def check_body(body: Mapping[str, object], tenant: TenantEntry, known_models: Container[str]) -> str:
     """The model the call may use; refuses upstream overrides and models outside the tenant's allowlist."""
     check_fields(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise RefusalError(400, "the request names no model")
-    if model not in tenant.models or model not in set(known_models):
+    if model not in tenant.models or model not in known_models:
         raise RefusalError(403, f"model {model!r} is not in this key's allowlist")
     return model

@@ -52,13 +52,13 @@ class TokenCount:
             self.absorb_usage(message["usage"])
 
     def absorb_sse(self, text: str) -> None:
-        """Raw server-sent events: every `data:` line that holds JSON."""
+        """Raw server-sent events: every `data:` line that holds a JSON object mentioning usage."""
         for line in text.splitlines():
             if not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
-            if not payload.startswith("{"):
-                continue
+            if not payload.startswith("{") or "usage" not in payload:
+                continue  # most events (text deltas, pings) carry no counts: not worth parsing
             try:
                 event = json.loads(payload)
             except ValueError:
@@ -90,3 +90,29 @@ def _int(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+STREAM_END = "message_stop"
+
+
+def is_stream_end(item: object) -> bool:
+    """The Anthropic-style event that tells a client the message is complete: its ``event:`` line or a
+    data payload of that type, never model text that merely contains the word."""
+    if isinstance(item, bytes | bytearray):
+        item = bytes(item).decode(errors="replace")
+    if isinstance(item, Mapping):
+        return item.get("type") == STREAM_END
+    if not isinstance(item, str):
+        return False
+    for raw in item.splitlines():
+        line = raw.strip()
+        if line == f"event: {STREAM_END}":
+            return True
+        if line.startswith("data:") and STREAM_END in line:
+            try:
+                payload = json.loads(line[5:])
+            except ValueError:
+                continue
+            if isinstance(payload, Mapping) and payload.get("type") == STREAM_END:
+                return True
+    return False

@@ -1,8 +1,8 @@
 """The HTTP API (FastAPI). ``create_app(config, store, runner)``: tests pass a fake runner."""
 
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +19,7 @@ from .runner import StackRunner
 from .schemas import AuditOut, CreateTenant, DeploymentOut, ErrorOut, JobError, JobOut, TenantOut, UsageOut
 from .service import Accepted, SignupService
 from .store import Job, JobStore
-from .usage import tenant_usage
+from .usage import UsageReader
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
@@ -54,20 +54,12 @@ def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> F
     service = SignupService(config, store, runner)
     auth = Authenticator(config.tokens)
     limiter = RateLimiter(config.rate_limit_rps, config.rate_limit_burst)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service.start()
-        try:
-            yield
-        finally:
-            service.stop()
-
+    usage = UsageReader(config.ledger_url)
     app = FastAPI(
         title="OpenClaw signup",
         version="1",
         summary="Provision isolated OpenClaw gateways: tenants.yaml edited, pulumi up run, result reported.",
-        lifespan=lifespan,
+        lifespan=_lifespan(service, usage),
         responses=ERRORS,
     )
     app.state.service = service
@@ -134,7 +126,7 @@ def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> F
     ) -> UsageOut:
         """The tenant's metered model usage of a month: tokens, requests and cost per model and day, with totals."""
         service.tenant(tenant_id)  # 404 for a tenant tenants.yaml does not declare
-        return tenant_usage(config.ledger_url, tenant_id, month)
+        return usage.tenant_usage(tenant_id, month)
 
     def change(action: StateAction, tenant_id: str, client: str, key: str | None, response: Response) -> JobOut:
         return accepted(service.change_state(client, tenant_id, action, key), response)
@@ -197,6 +189,21 @@ def create_app(config: ServiceConfig, store: JobStore, runner: StackRunner) -> F
         ]
 
     return app
+
+
+def _lifespan(service: SignupService, usage: UsageReader) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The workers run while the app serves; the ledger, once opened, is closed with it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.stop()
+            usage.close()
+
+    return lifespan
 
 
 def job_out(job: Job, token: str | None = None) -> JobOut:

@@ -23,7 +23,9 @@ from model_gateway.ledger import (
     LedgerError,
     UsageRow,
     UsageTotal,
+    amounts,
     check_month,
+    exact,
     open_ledger,
     total,
     totals_by,
@@ -100,23 +102,9 @@ def usage(
 # --- rendering ----------------------------------------------------------------------------------
 
 
-def exact(value: Decimal) -> str:
-    """A cost with the ledger's ten decimal places, for billing systems (``0.0300012000``)."""
-    return f"{value.quantize(Decimal('1e-10')):f}"
-
-
 def dollars_md(value: Decimal) -> str:
     """A cost for people: four decimals (model calls cost fractions of a cent) and thousands separators."""
     return format(value.quantize(Decimal("0.0001")), ",.4f")
-
-
-def _total_json(t: UsageTotal | UsageRow) -> dict[str, object]:
-    return {
-        "requests": t.requests,
-        "input_tokens": t.input_tokens,
-        "output_tokens": t.output_tokens,
-        "cost_usd": exact(t.cost_usd),
-    }
 
 
 def usage_json(rows: list[UsageRow], month: str, tenant: str | None) -> dict[str, object]:
@@ -124,13 +112,13 @@ def usage_json(rows: list[UsageRow], month: str, tenant: str | None) -> dict[str
     return {
         "month": month,
         "tenant": tenant,
-        "total": _total_json(total(rows)),
-        "tenants": [{"tenant": k, **_total_json(v)} for k, v in totals_by(rows, lambda r: r.tenant).items()],
+        "total": amounts(total(rows)),
+        "tenants": [{"tenant": k, **amounts(v)} for k, v in totals_by(rows, lambda r: r.tenant).items()],
         "models": [
-            {"tenant": k[0], "model": k[1], **_total_json(v)}
+            {"tenant": k[0], "model": k[1], **amounts(v)}
             for k, v in totals_by(rows, lambda r: (r.tenant, r.model)).items()
         ],
-        "days": [{"tenant": r.tenant, "model": r.model, "day": r.day, **_total_json(r)} for r in rows],
+        "days": [{"tenant": r.tenant, "model": r.model, "day": r.day, **amounts(r)} for r in rows],
     }
 
 

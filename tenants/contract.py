@@ -20,7 +20,6 @@ TENANT_STATES: Final[tuple[TenantState, ...]] = get_args(TenantState)
 DEFAULT_STATE: Final[TenantState] = "active"
 
 StateAction = Literal["suspend", "resume", "offboard"]
-STATE_ACTIONS: Final[tuple[StateAction, ...]] = get_args(StateAction)
 
 # What a state change is called after the fact ("tenant acme was resumed"); also the diff's kind.
 StateChange = Literal["resumed", "suspended", "offboarded"]

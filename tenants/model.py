@@ -524,20 +524,24 @@ class ModelAllowance(Frozen):
     rpm: int
     tpm: int
     models: tuple[str, ...]  # the plan's allowlist
-    default_model: str  # the first allowed model of the tenant's provider
+    own_models: tuple[str, ...]  # those of the tenant's provider, in the plan's order
+
+    @property
+    def default_model(self) -> str:
+        """The first allowed model of the tenant's provider."""
+        return self.own_models[0]
 
 
 def effective_model_allowance(plan: Plan, tenant: Tenant, catalog: dict[str, CatalogModel]) -> ModelAllowance:
     """The plan's model allowance raised by the tenant's overrides; the loader has checked that the
     tenant's provider has an allowed model."""
     overrides = tenant.overrides
-    own = [m for m in plan.models if m in catalog and catalog[m].provider == tenant.model_provider]
     return ModelAllowance(
         budget_usd=plan.model_budget_usd if overrides.model_budget_usd is None else overrides.model_budget_usd,
         rpm=plan.model_rpm if overrides.model_rpm is None else overrides.model_rpm,
         tpm=plan.model_tpm if overrides.model_tpm is None else overrides.model_tpm,
         models=plan.models,
-        default_model=own[0],
+        own_models=tuple(m for m in plan.models if m in catalog and catalog[m].provider == tenant.model_provider),
     )
 
 

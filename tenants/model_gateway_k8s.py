@@ -32,6 +32,7 @@ from .model_gateway_specs import (
     GATEWAY_MEMORY_MIB,
     RegistryEntry,
     gateway_environment,
+    gateway_labels,
     models_document,
     registry_entries,
     render_json,
@@ -67,20 +68,16 @@ class GatewayManifests:
         return dict(self.objects).get(role)
 
 
-def _labels(target_name: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/component": "model-gateway",
-        "openclaw.io/target": target_name,
-    }
-
-
 def _selector() -> dict[str, str]:
     return {"app.kubernetes.io/name": K8S_APP}
 
 
 def _meta(target_name: str, namespace: str, name: str, labels: Mapping[str, str] | None = None) -> Manifest:
-    return {"name": name, "namespace": namespace, "labels": dict(_labels(target_name) if labels is None else labels)}
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": dict(gateway_labels(target_name) if labels is None else labels),
+    }
 
 
 def _namespace(target_name: str, namespace: str) -> Manifest:
@@ -88,7 +85,7 @@ def _namespace(target_name: str, namespace: str) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": {**_labels(target_name), **psa}},
+        "metadata": {"name": namespace, "labels": {**gateway_labels(target_name), **psa}},
     }
 
 
@@ -243,7 +240,7 @@ def _deployment(
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         ],
     }
-    labels = {**_labels(target_name), **_selector()}
+    labels = {**gateway_labels(target_name), **_selector()}
     checksum = hashlib.sha256(models_config.encode()).hexdigest()
     return {
         "apiVersion": "apps/v1",

@@ -17,9 +17,14 @@ def docker_volume_name(target_name: str) -> str:
     return f"{docker_name(target_name)}-ledger"
 
 
+def docker_url(target_name: str) -> str:
+    """The gateway's root URL on a Docker target: its container name, on each tenant's network."""
+    return f"http://{docker_name(target_name)}:{MODEL_GATEWAY_PORT}"
+
+
 def gateway_url(target_name: str, target: DockerTarget | KubernetesTarget) -> str:
     """The gateway's root URL as a tenant reaches it: by container name on the tenant's network, or
     by Service name in the cluster."""
     if isinstance(target, DockerTarget):
-        return f"http://{docker_name(target_name)}:{MODEL_GATEWAY_PORT}"
+        return docker_url(target_name)
     return f"http://{K8S_APP}.{target.model_gateway.namespace}.svc:{MODEL_GATEWAY_PORT}"

@@ -95,7 +95,7 @@ def _resolve(
     host = public_host(tenant.id, fleet.domain, target)
     url = public_url(host, target)
     models = effective_model_allowance(plan, tenant, fleet.models)
-    own = tuple((m, fleet.models[m]) for m in models.models if fleet.models[m].provider == tenant.model_provider)
+    own = tuple((m, fleet.models[m]) for m in models.own_models)
     route = openclaw.ModelRoute(gateway_url(tenant.target, target), own[0][1].api, own)
     config = openclaw.gateway_config(url, trusted_proxies, route, plan.profile)
     return kind(

@@ -22,6 +22,7 @@ from harness import model_gateway_rig as gateway_rig
 from harness.deployment import ENGINE_BIN, Deployment, Fleetside
 from harness.gateway_client import started
 from harness.waiting import wait_until
+from tenants import model_gateway_names as gateway_names
 from tenants.load import load_fleet
 from tenants.model import Fleet
 
@@ -189,7 +190,9 @@ def fake_upstream(applied: Applied, engine: docker.DockerClient, images: dict[st
     name = f"e2e-fake-upstream-{applied.run_id}"
     container = gateway_rig.fake_upstream(engine, images["model_gateway"], name, applied.run_labels)
     try:
-        gateway_rig.only_on(engine.networks.get("openclaw-models-e2e"), engine, container, [FAKE_UPSTREAM_NAME])
+        gateway_rig.only_on(
+            engine.networks.get(gateway_names.docker_name("e2e")), engine, container, [FAKE_UPSTREAM_NAME]
+        )
         container.start()
         upstream = FakeUpstream(container)
         wait_until(upstream.answers, 60.0)

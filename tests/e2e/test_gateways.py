@@ -20,6 +20,7 @@ from harness.gateway_client import http_get, ws_connect
 from harness.waiting import wait_until
 from model_gateway.ledger import open_ledger
 from tenants import docker_specs as ds
+from tenants import model_gateway_names as gateway_names
 from tenants.contract import OUTPUT_MODEL_KEYS
 from tenants.model import Fleet
 from tenants.rendering import fleet_specs
@@ -233,7 +234,7 @@ def agent_turn(fleet: Fleet, tenant_id: str, token: str, prompt: str) -> tuple[i
 
 def ledger_totals(engine: docker.DockerClient, tenant_id: str) -> tuple[int, int, int]:
     """(requests, input tokens, output tokens) the model gateway's ledger holds for a tenant."""
-    volume = engine.volumes.get("openclaw-models-e2e-ledger")
+    volume = engine.volumes.get(gateway_names.docker_volume_name("e2e"))
     ledger = open_ledger(f"sqlite:///{volume.attrs['Mountpoint']}/ledger.sqlite", create=False)
     try:
         rows = ledger.usage(tenant=tenant_id)
@@ -266,13 +267,13 @@ def test_an_agent_turn_reaches_the_upstream_through_the_model_gateway_and_is_met
 
 
 def test_a_tenant_reaches_the_model_gateway_only_with_its_own_key(
-    applied: Applied, engine: docker.DockerClient
+    applied: Applied, fleet: Fleet, engine: docker.DockerClient
 ) -> None:
     keys = applied.stack().outputs()[OUTPUT_MODEL_KEYS].value
     container = engine.containers.get(f"openclaw-{PRO}")
     env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
     assert env["OPENCLAW_MODEL_KEY"] == keys[PRO]
-    url = "http://openclaw-models-e2e:4000/v1/models"
+    url = f"{gateway_names.gateway_url('e2e', fleet.targets['e2e'])}/v1/models"
     for key, expected in ((keys[PRO], 200), (keys[BASIC] + "x", 401), ("", 401)):
         script = (
             f"fetch({json.dumps(url)}, {{headers: {{authorization: 'Bearer ' + {json.dumps(key)}}},"
@@ -287,7 +288,7 @@ def test_a_tenant_reaches_the_model_gateway_only_with_its_own_key(
 def test_no_provider_key_is_anywhere_a_tenant_can_read(
     applied: Applied, fleet: Fleet, engine: docker.DockerClient
 ) -> None:
-    gateway_env = engine.containers.get("openclaw-models-e2e").attrs["Config"]["Env"]
+    gateway_env = engine.containers.get(gateway_names.docker_name("e2e")).attrs["Config"]["Env"]
     assert f"MINIMAX_API_KEY={MASTER_KEYS['minimax']}" in gateway_env  # the keys are configured, and held there
     for tenant in fleet.tenants:
         container = engine.containers.get(f"openclaw-{tenant.id}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.fake_runner import FakeRunner
+from harness.ledgers import record_calls
 from harness.signup_service import AUTH, TOKEN
-from model_gateway.ledger import Usage, open_ledger, utc_day
+from model_gateway.ledger import utc_day
 from signup.app import create_app
 from signup.config import ConfigError, ServiceConfig
 from signup.store import SqliteJobStore
@@ -23,8 +23,6 @@ from .conftest import ROOT, with_config
 @pytest.fixture
 def ledger_url(tmp_path: Path) -> str:
     """A ledger with acme's calls in May 2021 (two models, two days), one in April, and globex's."""
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    ledger = open_ledger(url)
     calls = [
         ("acme", "kimi-k2", "2021-05-01", 1000, 100, "0.0010"),
         ("acme", "kimi-k2", "2021-05-01", 2000, 200, "0.0020"),
@@ -33,10 +31,7 @@ def ledger_url(tmp_path: Path) -> str:
         ("globex", "kimi-k2", "2021-05-01", 9, 9, "9"),
         ("acme", "kimi-k2", utc_day(), 1, 2, "0.5"),
     ]
-    for n, (tenant, model, day, inp, out, cost) in enumerate(calls):
-        ledger.record(Usage(tenant, model, day, inp, out, Decimal(cost), f"req-{n}"))
-    ledger.close()
-    return url
+    return record_calls(f"sqlite:///{tmp_path / 'ledger.sqlite'}", calls)
 
 
 def serve(config: ServiceConfig, store: SqliteJobStore, runner: FakeRunner, url: str | None) -> Iterator[TestClient]:

@@ -20,7 +20,7 @@ from model_gateway.litellm_config import proxy_config, proxy_environment, write_
 from model_gateway.policy import RefusalError, check_body, check_headers, check_route, presented_key
 from model_gateway.prices import GatewayConfigError, parse_gateway_config
 from model_gateway.registry import RegistryError, RegistryFile, TenantEntry, key_digest, parse_registry
-from model_gateway.usage_counts import TokenCount
+from model_gateway.usage_counts import TokenCount, is_stream_end
 
 GATEWAY: dict[str, Any] = {
     "version": 1,
@@ -380,3 +380,13 @@ def test_route_gate_hides_everything_but_the_tenant_api() -> None:
     status, answer, _ = run_gate("/v1/chat/completions", b'{"model": "kimi-k2", "base_url": "http://evil"}')
     assert status == 400 and b"base_url" in answer
     assert run_gate("/v1/messages", b"{}", [(b"x-litellm-api-base", b"http://evil")])[0] == 400
+
+
+def test_only_the_message_stop_event_ends_an_anthropic_stream() -> None:
+    delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "say message_stop twice"}}
+    assert not is_stream_end(f"event: content_block_delta\ndata: {json.dumps(delta)}\n\n".encode())
+    assert not is_stream_end(delta)
+    assert is_stream_end(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
+    assert is_stream_end('data: {"type": "message_stop"}\n\n')
+    assert is_stream_end({"type": "message_stop"})
+    assert not is_stream_end(None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from harness.fleets import SMALL_FLEET, fleet_yaml
-from model_gateway.ledger import LEDGER_URL_ENV, Usage, open_ledger, utc_day
+from harness.ledgers import record_calls
+from model_gateway.ledger import LEDGER_URL_ENV, utc_day
 from tenantctl import review
 from tenantctl import usage as usage_cli
 from tenantctl.app import app as tenantctl_app
@@ -33,7 +33,6 @@ def app() -> typer.Typer:
 @pytest.fixture
 def filled(ledger_url: str) -> str:
     """A ledger with two tenants, two models, two days of May 2026 and one call in April."""
-    ledger = open_ledger(ledger_url)
     calls = [
         ("acme", "kimi-k2", "2026-05-01", 1000, 200, "0.0012"),
         ("acme", "kimi-k2", "2026-05-01", 3000, 100, "0.0024"),
@@ -42,10 +41,7 @@ def filled(ledger_url: str) -> str:
         ("globex", "kimi-k2", "2026-05-31", 500, 50, "0.0005"),
         ("globex", "kimi-k2", "2026-04-30", 999, 99, "9.99"),
     ]
-    for n, (tenant, model, day, inp, out, cost) in enumerate(calls):
-        ledger.record(Usage(tenant, model, day, inp, out, Decimal(cost), f"req-{n}"))
-    ledger.close()
-    return ledger_url
+    return record_calls(ledger_url, calls)
 
 
 def run(app: typer.Typer, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -127,10 +123,7 @@ def test_an_empty_month(app: typer.Typer, filled: str) -> None:
 
 
 def test_the_current_month_by_default(app: typer.Typer, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    ledger = open_ledger(url)
-    ledger.record(Usage("acme", "kimi-k2", utc_day(), 1, 1, Decimal("0.5"), "now"))
-    ledger.close()
+    url = record_calls(f"sqlite:///{tmp_path / 'ledger.sqlite'}", [("acme", "kimi-k2", utc_day(), 1, 1, "0.5")])
     code, out, err = run(app, "usage", "--ledger", url, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["month"] == utc_day()[:7]
