@@ -8,6 +8,8 @@ from components import (
     DockerHostArgs,
     EdgeProxy,
     EdgeProxyArgs,
+    EgressFilter,
+    EgressFilterArgs,
     KubernetesBackend,
     KubernetesCluster,
     KubernetesClusterArgs,
@@ -19,10 +21,20 @@ from components import (
     TenantStackArgs,
 )
 from components.model_gateway import GatewayKeys
-from components.stack_config import dns_zone_id, gateway_secrets, kubeconfig, read_overrides, refuse_tenant_keys
+from components.stack_config import (
+    dns_zone_id,
+    docker_tls,
+    edge_certificate,
+    gateway_secrets,
+    kubeconfig,
+    read_overrides,
+    refuse_tenant_keys,
+)
 from tenants.contract import OUTPUT_MODEL_KEYS, OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
 from tenants.docker_specs import edge_spec, target_images, tenant_spec
+from tenants.egress_filter_specs import egress_filter_spec
 from tenants.errors import FleetError
+from tenants.fleet_warnings import fleet_warnings
 from tenants.k8s_specs import tenant_manifests
 from tenants.load import load_fleet
 from tenants.model import DockerTarget, KubernetesTarget
@@ -41,6 +53,8 @@ try:
 except (FleetError, ValueError) as exc:
     raise pulumi.RunError(str(exc)) from None
 refuse_tenant_keys(config, selected)
+for warning in fleet_warnings(fleet):
+    pulumi.log.warn(warning)
 tenants = tuple(resolve(fleet, tenant) for tenant in selected)
 on_docker = tuple(t for t in tenants if isinstance(t, DockerTenant))
 on_k8s = tuple(t for t in tenants if isinstance(t, KubernetesTenant))
@@ -49,11 +63,28 @@ used = sorted({t.tenant.target for t in tenants})
 docker_targets = {n: t for n in used if isinstance(t := fleet.targets[n], DockerTarget)}
 k8s_targets = {n: t for n in used if isinstance(t := fleet.targets[n], KubernetesTarget)}
 
+# Each TLS edge's certificate, read (or found missing) before anything is registered.
+certificates = {name: edge_certificate(config, name, target) for name, target in docker_targets.items()}
 # Platform: per target, its explicit provider (and, on Docker hosts, the images and the edge proxy).
 hosts = {
-    name: DockerHost(name, DockerHostArgs(host=target.host, images=target_images(fleet, name, on_docker)))
+    name: DockerHost(
+        name,
+        DockerHostArgs(
+            host=target.host, images=target_images(fleet, name, on_docker), tls=docker_tls(config, name, target)
+        ),
+    )
     for name, target in docker_targets.items()
 }
+
+
+def egress_filter(name: str) -> EgressFilter:
+    """Each Docker host's egress filter comes first: its rules guard a tenant's bridge before the gateway starts."""
+    spec = egress_filter_spec(fleet, name, on_docker)
+    args = EgressFilterArgs(spec=spec, docker_host=hosts[name].daemon, image=hosts[name].images[spec.container.image])
+    return EgressFilter(f"egress-{name}", args, opts=pulumi.ResourceOptions(providers=[hosts[name].provider]))
+
+
+filters = {name: egress_filter(name) for name in docker_targets}
 clusters = {
     name: KubernetesCluster(name, KubernetesClusterArgs(kubeconfig=kubeconfig(config, target), context=target.context))
     for name, target in k8s_targets.items()
@@ -68,7 +99,9 @@ for resolved in tenants:
         spec = tenant_spec(resolved)
         host = hosts[tenant.target]
         image = host.images[spec.container.image] if spec.container else ""
-        backend = DockerBackend(spec=spec, docker_host=resolved.target.host, image=image)
+        backend = DockerBackend(
+            spec=spec, docker_host=host.daemon, image=image, egress_rules=filters[tenant.target].rules
+        )
         provider = host.provider
     else:
         backend = KubernetesBackend(manifests=tenant_manifests(resolved))
@@ -95,7 +128,7 @@ def linked(links: tuple[tuple[str, str], ...]) -> dict[str, pulumi.Output[str]]:
 # Per Docker target its edge proxy and model gateway; the providers' master keys go to the model
 # gateways and nowhere else.
 keys = GatewayKeys(master=gateway_secrets(config), model={tid: s.model_key for tid, s in stacks.items()})
-for name, target in docker_targets.items():
+for name in docker_targets:
     host = hosts[name]
     on_host = pulumi.ResourceOptions(providers=[host.provider])
     edge = edge_spec(fleet, name, on_docker)
@@ -103,9 +136,10 @@ for name, target in docker_targets.items():
         f"edge-{name}",
         EdgeProxyArgs(
             spec=edge,
-            docker_host=target.host,
+            docker_host=host.daemon,
             image=host.images[edge.container.image],
             tenant_networks=linked(edge.links),
+            certificate=certificates[name],
         ),
         opts=on_host,
     )
@@ -114,7 +148,7 @@ for name, target in docker_targets.items():
         f"models-{name}",
         ModelGatewayArgs(
             spec=models,
-            docker_host=target.host,
+            docker_host=host.daemon,
             image=host.images[models.container.image],
             keys=keys,
             tenant_networks=linked(models.links),

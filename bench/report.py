@@ -66,6 +66,36 @@ def _model_gateway_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _egress_rows(r: dict[str, Any]) -> list[str]:
+    if "egress_added_100_p50_ms" not in r:
+        return []
+    rows = [
+        _row(
+            f"egress filter, time added per outbound request (new TCP connection each, {r['egress_requests']} "
+            f"sequential), host rules for {tenants} tenants",
+            f"p50 +{r[f'egress_added_{tenants}_p50_ms']} ms (ratio {r[f'egress_ratio_{tenants}_p50']}): "
+            f"p50/p99 {r[f'egress_filtered_{tenants}_p50_ms']}/{r[f'egress_filtered_{tenants}_p99_ms']} ms against "
+            f"{r['egress_direct_p50_ms']}/{r['egress_direct_p99_ms']} ms unfiltered; "
+            "first request of a process (median of rounds) "
+            f"{r[f'egress_filtered_{tenants}_first_ms']} ms against {r['egress_direct_first_ms']} ms",
+            "",
+            None,
+        )
+        for tenants in (100, 1000)
+    ]
+    rows.append(
+        _row(
+            "egress filter, rules per host",
+            f"{r['egress_rules_kib_per_100']} KiB of ruleset per 100 tenants; applied in "
+            f"{r['egress_rules_apply_ms_100']}/{r['egress_rules_apply_ms_1000']}/{r['egress_rules_apply_ms_3000']} ms "
+            f"for 100/1,000/3,000 tenants; kernel slab +{r['egress_rules_slab_kib_3000']} KiB at 3,000",
+            "",
+            None,
+        )
+    )
+    return rows
+
+
 def write_report(r: dict[str, Any], path: Path) -> None:
     m = r["machine"]
     lines = [
@@ -170,6 +200,7 @@ def write_report(r: dict[str, Any], path: Path) -> None:
             )
         )
     lines += _model_gateway_rows(r)
+    lines += _egress_rows(r)
     if "engine_cached_ensure_s" in r:
         lines.append(
             _row("engine build, cached (scripts/ensure-pulumi.sh)", f"{r['engine_cached_ensure_s']} s", "seconds", None)

@@ -2,6 +2,7 @@
 
 from .docker_host import DockerHost, DockerHostArgs
 from .edge_proxy import EdgeProxy, EdgeProxyArgs
+from .egress_filter import EgressFilter, EgressFilterArgs
 from .k8s_cluster import KubernetesCluster, KubernetesClusterArgs
 from .model_gateway import KubernetesModelGateway, KubernetesModelGatewayArgs, ModelGateway, ModelGatewayArgs
 from .tenant_stack import DockerBackend, KubernetesBackend, TenantStack, TenantStackArgs
@@ -12,6 +13,8 @@ __all__ = [
     "DockerHostArgs",
     "EdgeProxy",
     "EdgeProxyArgs",
+    "EgressFilter",
+    "EgressFilterArgs",
     "KubernetesBackend",
     "KubernetesCluster",
     "KubernetesClusterArgs",

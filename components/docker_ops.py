@@ -3,42 +3,120 @@
 pulumi-docker has no pids limit, and it can only attach networks or upload files when it creates a
 container. Done here instead: a pids limit set on the running container (and read back on
 refresh), a platform container (edge proxy, model gateway) attached to one more tenant network, and
-a file rewritten in a running container (the edge's routing config, reloaded gracefully; the model
-gateway's key registry, which it re-reads). None of these restarts a container.
+a file rewritten in a running container (the edge's routing config and certificate, reloaded
+gracefully; the model gateway's key registry, which it re-reads; the egress filter's ruleset, applied
+atomically). None of these restarts a container.
 
 The providers run inside the engine's Python dynamic-provider host, so they import only the
-Docker SDK and the standard library, and talk to the daemon named by each resource's ``host``.
+Docker SDK and the standard library, and talk to the daemon named by each resource's ``host``; a
+tcp:// daemon with the client certificate in ``tls_ca``/``tls_cert``/``tls_key``, props that are
+Pulumi secrets and absent for unix:// and ssh:// daemons.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import ssl
 import tarfile
+import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import docker
+import docker.constants
+import docker.tls
 import pulumi
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
 RELOAD_ATTEMPTS = 40  # x 0.25 s: nginx in a container that has just started needs a moment
 RELOAD_PAUSE_S = 0.25
 NGINX = ("nginx", "-e", "stderr")  # as the container runs it: errors to stderr, not /var/log
 
 
-@contextmanager
-def _client(host: str) -> Iterator[docker.DockerClient]:
-    client = docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"))
+# The props of a client certificate, in the order ca, cert, key; absent for unix:// and ssh:// daemons.
+TLS_KEYS = ("tls_ca", "tls_cert", "tls_key")
+
+
+@dataclass(frozen=True)
+class DaemonTls:
+    """A client certificate for a daemon started with --tlsverify, as PEM text."""
+
+    ca: pulumi.Input[str]
+    cert: pulumi.Input[str]
+    key: pulumi.Input[str]
+
+    def props(self) -> dict[str, Any]:
+        """Secrets whatever the caller passed, so the material is never plain in the state."""
+        return {k: pulumi.Output.secret(v) for k, v in zip(TLS_KEYS, (self.ca, self.cert, self.key), strict=True)}
+
+
+@dataclass(frozen=True)
+class DockerDaemon:
+    """How to reach one Docker host: its address, and for tcp:// the client certificate."""
+
+    host: str
+    tls: DaemonTls | None = None
+
+
+def _write_private(path: str, text: str) -> str:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text if text.endswith("\n") else f"{text}\n")
+    return path
+
+
+def _tls_client(host: str, tls: docker.tls.TLSConfig) -> docker.DockerClient:
+    """requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace a session's CA, and the SDK asks for the
+    API version while it builds the client: so the version is asked for first, by a session that ignores
+    the environment (its proxies too), and the daemon's CA alone decides."""
+    probe = docker.APIClient(base_url=host, tls=tls, version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+    probe.trust_env = False
     try:
-        yield client
+        version = str(probe.version(api_version=False)["ApiVersion"])
     finally:
-        client.close()
+        probe.close()
+    client = docker.DockerClient(base_url=host, tls=tls, version=version)
+    client.api.trust_env = False
+    return client
+
+
+@contextmanager
+def docker_client(host: str, pem: Mapping[str, str] | None = None) -> Iterator[docker.DockerClient]:
+    """A client of the daemon at ``host``; with ``pem`` (TLS_KEYS → PEM text) over mutual TLS. The SDK reads
+    certificates only from files, so they live in a private directory (0700, files 0600) for the client's
+    life and are removed with it."""
+    with ExitStack() as stack:
+        if pem:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="openclaw-docker-tls-"))
+            ca, cert, key = (_write_private(os.path.join(directory, f"{k}.pem"), pem[k]) for k in TLS_KEYS)
+            client = _tls_client(host, docker.tls.TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True))
+        else:
+            client = docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"))
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def _client(props: Mapping[str, Any]) -> AbstractContextManager[docker.DockerClient]:
+    """The client of the daemon a resource's props name."""
+    return docker_client(props["host"], {k: props[k] for k in TLS_KEYS if k in props} or None)
 
 
 @dataclass(frozen=True)
@@ -48,9 +126,11 @@ class RunningContainer:
     host: str
     name: pulumi.Input[str]
     id: pulumi.Input[str]
+    tls: DaemonTls | None = None
 
     def props(self) -> dict[str, Any]:
-        return {"host": self.host, "container": self.name, "container_id": self.id}
+        props = {"host": self.host, "container": self.name, "container_id": self.id}
+        return (props | self.tls.props()) if self.tls else props
 
 
 CONTAINER_KEYS = ("host", "container", "container_id")
@@ -58,6 +138,12 @@ CONTAINER_KEYS = ("host", "container", "container_id")
 
 def _changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     return [k for k in keys if olds.get(k) != news.get(k)]
+
+
+def _renewed(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """A new client certificate is an update, never a replacement: the state must hold the material the
+    next read or delete connects with."""
+    return bool(_changed(olds, news, TLS_KEYS))
 
 
 class InPlaceProvider(ResourceProvider, ABC):
@@ -78,7 +164,7 @@ class InPlaceProvider(ResourceProvider, ABC):
         return CreateResult(self._id(props), outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)))
+        return DiffResult(changes=bool(_changed(olds, news, self.KEYS)) or _renewed(olds, news))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._apply(news)
@@ -92,7 +178,7 @@ class PidsLimitProvider(InPlaceProvider):
     KEYS = (*CONTAINER_KEYS, "limit")
 
     def _apply(self, props: dict[str, Any]) -> None:
-        with _client(props["host"]) as client:
+        with _client(props) as client:
             # The SDK's update_container has no pids argument; the endpoint takes PidsLimit. Its request
             # helpers are private, and so absent from the SDK's type stubs.
             api: Any = client.api
@@ -101,7 +187,7 @@ class PidsLimitProvider(InPlaceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The daemon's value, so a refresh shows a limit changed behind the program's back."""
-        with _client(props["host"]) as client:
+        with _client(props) as client:
             try:
                 attrs = client.api.inspect_container(props["container"])
             except NotFound:
@@ -123,7 +209,7 @@ class NetworkLinkProvider(ResourceProvider):
     KEYS = (*CONTAINER_KEYS, "network")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        with _client(props["host"]) as client:
+        with _client(props) as client:
             try:
                 client.api.connect_container_to_network(props["container"], props["network"])
             except APIError as exc:
@@ -133,10 +219,14 @@ class NetworkLinkProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = _changed(olds, news, self.KEYS)
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
+        return DiffResult(changes=bool(changed) or _renewed(olds, news), replaces=changed, delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only the client certificate changed (anything else replaces): the link stands as it is."""
+        return UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        with _client(props["host"]) as client:
+        with _client(props) as client:
             try:
                 client.api.disconnect_container_from_network(props["container"], props["network"], force=True)
             except NotFound:
@@ -155,19 +245,25 @@ class NetworkLink(Resource, module="openclaw", name="NetworkLink"):
         super().__init__(NetworkLinkProvider(), name, {**on.props(), "network": network}, opts)
 
 
-def _tar_of(path: str, content: str) -> bytes:
+def _tar_of(path: str, content: str, mode: int = 0o444, owner: int = 0, group: int = 0) -> bytes:
     data = content.encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
-        info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o444, 0, 0, int(time.time())
+        info.size, info.mode, info.uid, info.gid, info.mtime = len(data), mode, owner, group, int(time.time())
         tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
-def _exec(container: Container, command: list[str]) -> tuple[int | None, bytes]:
-    """Run ``command`` in the container: its exit code and its whole output (not streamed)."""
-    code, output = container.exec_run(command)
+def _ownership(props: Mapping[str, Any]) -> tuple[int, int, int]:
+    """A file's mode, owner and group from its props: root's and world-readable unless given."""
+    return int(str(props.get("mode", "0444")), 8), int(props.get("owner", 0)), int(props.get("group", 0))
+
+
+def _exec(container: Container, command: list[str], user: str = "") -> tuple[int | None, bytes]:
+    """Run ``command`` in the container (as its own user unless ``user``): its exit code and its whole
+    output (not streamed)."""
+    code, output = container.exec_run(command, user=user)
     return code, output if isinstance(output, bytes) else b"".join(output)
 
 
@@ -176,16 +272,17 @@ class ContainerFileProvider(InPlaceProvider):
     (retried while the container settles), e.g. a config check and a graceful reload."""
 
     # The commands belong to the resource's kind, not to its state: a change of them alone is no diff.
-    KEYS = (*CONTAINER_KEYS, "path", "content")
+    KEYS: tuple[str, ...] = (*CONTAINER_KEYS, "path", "content")
 
     def _id(self, props: dict[str, Any]) -> str:
         return f"{props['container']}:{props['path']}"
 
     def _apply(self, props: dict[str, Any]) -> None:
         path = props["path"]
-        with _client(props["host"]) as client:
+        with _client(props) as client:
             container = client.containers.get(props["container"])
-            if not container.put_archive(path.rsplit("/", 1)[0] or "/", _tar_of(path, props["content"])):
+            archive = _tar_of(path, props["content"], *_ownership(props))
+            if not container.put_archive(path.rsplit("/", 1)[0] or "/", archive):
                 raise RuntimeError(f"could not write {path} into {props['container']}")
             for command in props.get("commands") or []:
                 output = b""
@@ -215,6 +312,78 @@ class NginxConfig(Resource, module="openclaw", name="NginxConfig"):
         super().__init__(ContainerFileProvider(), name, _file_props(on, path, content, commands), opts)
 
 
+def certificate_problem(pem: object) -> str | None:
+    """Why ``pem`` (a certificate chain and its private key) cannot serve TLS; None when it can, or while
+    it is unknown (a preview before its inputs exist)."""
+    if not isinstance(pem, str):
+        return None
+    with tempfile.TemporaryDirectory(prefix="openclaw-edge-tls-") as directory:
+        path = _write_private(os.path.join(directory, "edge.pem"), pem)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(path)
+        except ssl.SSLError as exc:
+            return (
+                f"the edge certificate does not load with its key ({exc.reason or exc}): the certificate "
+                "config key needs the PEM certificate (then its chain), the key config key that "
+                "certificate's PEM private key, unencrypted"
+            )
+    return None
+
+
+class NginxCertificateProvider(ContainerFileProvider):
+    """A running nginx's certificate and key, one file readable by its user alone: refused before it
+    replaces the file unless the two belong together, then ``nginx -t`` and a graceful reload. Deleting
+    the resource deletes the file."""
+
+    KEYS = (*ContainerFileProvider.KEYS, "owner", "group", "mode")
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        problem = certificate_problem(news.get("content"))
+        return CheckResult(news, [CheckFailure("content", problem)] if problem else [])
+
+    def _apply(self, props: dict[str, Any]) -> None:
+        problem = certificate_problem(props["content"])
+        if problem:
+            raise RuntimeError(problem)
+        super()._apply(props)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        with _client(props) as client:
+            try:
+                container = client.containers.get(props["container"])
+                # As root, who owns the directory: nginx's user may read the file, not unlink it.
+                code, output = _exec(container, ["rm", "-f", props["path"]], user="0")
+            except NotFound:
+                return  # the file went with its container
+            except APIError as exc:
+                if "is not running" in str(exc):
+                    return  # a stopped container's file goes with it
+                raise
+            if code != 0:
+                raise RuntimeError(f"rm {props['path']} failed in {props['container']}: {output.decode()}")
+
+
+class NginxCertificate(Resource, module="openclaw", name="NginxCertificate"):
+    """The certificate chain and key of a running nginx (a Pulumi secret), written as ``owner``:``group``
+    with ``mode``; a new certificate is an update and a graceful reload, never a new container."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        on: RunningContainer,
+        path: str,
+        pem: pulumi.Input[str],
+        owner: int,
+        group: int,
+        mode: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        commands = [[*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]]
+        props = {**_file_props(on, path, pulumi.Output.secret(pem), commands), "owner": owner, "group": group}
+        super().__init__(NginxCertificateProvider(), name, {**props, "mode": mode}, opts)
+
+
 class ContainerFile(Resource, module="openclaw", name="ContainerFile"):
     """A file of a running container that its program re-reads when it changes (no command, no restart)."""
 
@@ -222,3 +391,36 @@ class ContainerFile(Resource, module="openclaw", name="ContainerFile"):
         self, name: str, *, on: RunningContainer, path: str, content: pulumi.Input[str], opts: pulumi.ResourceOptions
     ) -> None:
         super().__init__(ContainerFileProvider(), name, _file_props(on, path, content, []), opts)
+
+
+class NftRulesetProvider(ContainerFileProvider):
+    """The egress filter's ruleset: written, applied with ``nft -f``; deleting the resource deletes
+    the table from the host's kernel (it outlives the container otherwise, by design)."""
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        with _client(props) as client:
+            try:
+                container = client.containers.get(props["container"])
+            except NotFound:
+                return  # removed behind the program's back: nothing left to run nft in
+            code, output = _exec(container, list(props["remove"]))
+            if code != 0 and b"No such file or directory" not in output:
+                raise RuntimeError(f"{' '.join(props['remove'])} failed in {props['container']}: {output.decode()}")
+
+
+class NftRuleset(Resource, module="openclaw", name="NftRuleset"):
+    """A host's nftables table, owned by a host-network container that has CAP_NET_ADMIN."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        on: RunningContainer,
+        path: str,
+        content: str,
+        apply: list[str],
+        remove: list[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        props = {**_file_props(on, path, content, [apply]), "remove": remove}
+        super().__init__(NftRulesetProvider(), name, props, opts)

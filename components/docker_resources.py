@@ -12,7 +12,7 @@ import pulumi_docker as docker
 from tenants import docker_forms
 from tenants.docker_specs import ContainerSpec, NetworkSpec, VolumeSpec
 
-from .docker_ops import NetworkLink, PidsLimit, RunningContainer
+from .docker_ops import DockerDaemon, NetworkLink, PidsLimit, RunningContainer
 
 # Settings the provider neither updates nor replaces on its own: a change must recreate the container.
 RECREATE_ON = ["healthcheck", "tmpfs", "init", "cpuQuota", "cpuPeriod"]
@@ -90,7 +90,10 @@ def container(
         cpu_quota=docker_forms.cpu_quota(spec.cpus),
         memory=spec.memory_mib,
         memory_swap=spec.memory_mib,
-        capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop)),
+        capabilities=docker.ContainerCapabilitiesArgs(drops=list(spec.cap_drop), adds=list(spec.cap_add) or None),
+        network_mode=spec.network_mode,
+        dns=list(spec.dns) or None,
+        runtime=spec.runtime,
         security_opts=list(spec.security_opts),
         init=spec.init,
         read_only=spec.read_only,
@@ -99,7 +102,10 @@ def container(
         log_driver=spec.log_driver,
         log_opts=dict(spec.log_opts),
         labels=labels(docker.ContainerLabelArgs, spec.labels),
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=n) for n in networks],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=n, ipv4_address=spec.addresses.get(named))
+            for named, n in zip(spec.networks, networks, strict=True)
+        ],
         volumes=[docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path) for m in spec.mounts],
         uploads=[
             docker.ContainerUploadArgs(
@@ -137,15 +143,15 @@ def pids_limit(
     logical_name: str,
     spec: ContainerSpec,
     created: docker.Container,
-    docker_host: str,
+    docker_host: DockerDaemon,
     opts: pulumi.ResourceOptions,
 ) -> PidsLimit:
     """Apply ``spec.pids_limit`` to the running container, again after each recreation."""
     return PidsLimit(logical_name, on=running(created, docker_host), limit=spec.pids_limit, opts=opts)
 
 
-def running(created: docker.Container, docker_host: str) -> RunningContainer:
-    return RunningContainer(host=docker_host, name=created.name, id=created.id)
+def running(created: docker.Container, docker_host: DockerDaemon) -> RunningContainer:
+    return RunningContainer(host=docker_host.host, name=created.name, id=created.id, tls=docker_host.tls)
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ def platform_container(
     image: pulumi.Input[str],
     secrets: Mapping[str, pulumi.Input[str]],
     volumes: Mapping[str, pulumi.Input[str]],
-    docker_host: str,
+    docker_host: DockerDaemon,
     links: Sequence[tuple[str, str]],
     tenant_networks: Mapping[str, pulumi.Input[str]],
     opts: pulumi.ResourceOptions,

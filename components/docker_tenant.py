@@ -1,23 +1,26 @@
-"""A tenant's Docker specs → its network, volume, gateway container and pids limit."""
+"""A tenant's Docker specs → its network, volume (owned by its uid), gateway container and pids limit."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 
 from tenants.docker_specs import TenantDockerSpec
 
-from . import docker_resources
+from . import docker_resources, docker_runtime
+from .docker_ops import DockerDaemon
+from .volume_owner import VolumeOwner
 
 
 def build(
     spec: TenantDockerSpec,
     *,
-    docker_host: str,
+    docker_host: DockerDaemon,
     image: pulumi.Input[str],
     secrets: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
 ) -> pulumi.Output[str]:
     """Create the tenant's resources under ``parent``; returns its network's name ("" without one)."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -27,6 +30,29 @@ def build(
         return pulumi.Output.from_input("")
     network = docker_resources.network(f"{tid}-network", spec.network, child)
     if spec.container is not None:
+        owner = spec.volume.owner
+        # The state volume re-owned to the gateway's uid: the gateway is created only after it.
+        owned = (
+            []
+            if owner is None
+            else [
+                VolumeOwner(
+                    f"{tid}-state-owner",
+                    daemon=docker_host,
+                    volume=volume.name,
+                    owner=owner,
+                    image=image,
+                    gateway=spec.container.name,
+                    stop_timeout_s=spec.container.stop_grace_s,
+                    labels=spec.volume.labels,
+                    opts=child,
+                )
+            ]
+        )
+        # A runtime the host's daemon does not offer stops the update before the gateway is touched.
+        checked = docker_runtime.required(
+            f"{tid}-runtime", spec.container, tenant=tid, plan=spec.plan, daemon=docker_host, opts=child
+        )
         gateway = docker_resources.container(
             f"{tid}-gateway",
             spec.container,
@@ -34,7 +60,7 @@ def build(
             secrets=secrets,
             networks=[network.name],
             volumes={spec.volume.name: volume.name},
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*after, *owned, *checked])),
         )
         docker_resources.pids_limit(f"{tid}-pids-limit", spec.container, gateway, docker_host, child)
     return network.name

@@ -20,7 +20,7 @@ from tenants.model_gateway_names import docker_url
 from tenants.model_gateway_specs import ModelGatewayDockerSpec, RegistryEntry, registry_document
 
 from . import docker_resources, k8s_tenant
-from .docker_ops import ContainerFile
+from .docker_ops import ContainerFile, DockerDaemon
 
 # The ledger outlives the gateway's removal: it is what the operator bills from.
 K8S_RETAINED = frozenset({"namespace", "ledger"})
@@ -56,7 +56,7 @@ def _tenant_ids(entries: tuple[RegistryEntry, ...]) -> pulumi.Output[list[str]]:
 @dataclass(frozen=True)
 class ModelGatewayArgs:
     spec: ModelGatewayDockerSpec
-    docker_host: str
+    docker_host: DockerDaemon
     image: pulumi.Input[str]
     keys: GatewayKeys
     # tenant network name → the Network output, so the gateway attaches after each network exists

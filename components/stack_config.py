@@ -8,9 +8,12 @@ from typing import get_args
 import pulumi
 
 from tenants.contract import LEDGER_URL
-from tenants.model import Dns, KubernetesTarget, ModelProvider, Tenant
+from tenants.model import Dns, DockerTarget, KubernetesTarget, ModelProvider, Tenant
 from tenants.model_gateway_specs import MASTER_KEY
 from tenants.stack_overrides import StackOverrides
+
+from .docker_ops import DaemonTls
+from .edge_proxy import EdgeCertificate
 
 LEDGER_URL_KEY = "modelLedgerUrl"
 
@@ -74,3 +77,39 @@ def kubeconfig(config: pulumi.Config, target: KubernetesTarget) -> pulumi.Output
 
 def dns_zone_id(config: pulumi.Config, dns: Dns) -> pulumi.Output[str] | None:
     return config.require_secret(dns.zone_id_config) if dns.mode == "cloudflare" else None
+
+
+def docker_tls(config: pulumi.Config, name: str, target: DockerTarget) -> DaemonTls | None:
+    """The client certificate of a tcp:// Docker target from its three secret config keys; None for unix://
+    and ssh:// targets. Every missing key is named, with the target, before anything is registered."""
+    if target.tls is None:
+        return None
+    files = dict(zip(target.tls.config_keys(), ("ca.pem", "cert.pem", "key.pem"), strict=True))
+    missing = [key for key in files if config.get_secret(key) is None]
+    if missing:
+        how = "; ".join(f"pulumi config set --secret {key} < {files[key]}" for key in missing)
+        raise pulumi.RunError(
+            f"target {name!r} ({target.host}) needs its Docker client certificate in the secret config "
+            f"key{'s' if len(missing) > 1 else ''} openclaw-tenants:{', openclaw-tenants:'.join(missing)}: {how}"
+        )
+    ca, cert, key = (config.require_secret(key) for key in files)
+    return DaemonTls(ca=ca, cert=cert, key=key)
+
+
+def edge_certificate(config: pulumi.Config, name: str, target: DockerTarget) -> EdgeCertificate | None:
+    """The edge's certificate and key from their two secret config keys; None unless its tls mode is
+    certificate. Every missing key is named, with the target, before anything is registered."""
+    tls = target.edge.tls
+    if tls.mode != "certificate":
+        return None
+    files = dict(zip(tls.config_keys(), ("fullchain.pem", "privkey.pem"), strict=True))
+    missing = [key for key in files if config.get_secret(key) is None]
+    if missing:
+        how = "; ".join(f"pulumi config set --secret {key} < {files[key]}" for key in missing)
+        raise pulumi.RunError(
+            f"target {name!r}: its edge serves TLS (edge.tls: certificate) and needs the certificate for "
+            f"*.<domain> and its key in the secret config key{'s' if len(missing) > 1 else ''} "
+            f"openclaw-tenants:{', openclaw-tenants:'.join(missing)}: {how}"
+        )
+    cert, key = (config.require_secret(key) for key in files)
+    return EdgeCertificate(cert=cert, key=key)

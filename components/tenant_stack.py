@@ -15,13 +15,16 @@ from tenants.tenant_info import TenantInfo
 
 from . import docker_tenant, k8s_tenant
 from .dns import tenant_dns
+from .docker_ops import DockerDaemon
 
 
 @dataclass(frozen=True)
 class DockerBackend:
     spec: TenantDockerSpec
-    docker_host: str
+    docker_host: DockerDaemon
     image: pulumi.Input[str]
+    # The host's egress rules: the gateway container starts only once its bridge is guarded.
+    egress_rules: pulumi.Resource | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class TenantStack(pulumi.ComponentResource):
                 image=backend.image,
                 secrets=secrets,
                 parent=self,
+                after=[backend.egress_rules] if backend.egress_rules else [],
             )
         else:
             k8s_tenant.build(backend.manifests, secrets, parent=self)

@@ -21,6 +21,7 @@ from pulumi import automation as auto
 
 from signup.runner import AutomationRunner, UpResult
 from tenants import docker_specs as ds
+from tenants import egress_filter_specs as egress
 from tenants import model_gateway_names as gateway_names
 from tenants.model import Fleet
 
@@ -184,6 +185,10 @@ def targets_of(fleet: Fleet) -> list[str]:
 
 
 def container_names(fleet: Fleet) -> list[str]:
-    """Every tenant gateway, edge proxy and model gateway the fleet can have."""
-    platform = [name for n in targets_of(fleet) for name in (ds.edge_name(n), gateway_names.docker_name(n))]
+    """Every tenant gateway, edge proxy, model gateway and egress filter the fleet can have."""
+    platform = [
+        name
+        for n in targets_of(fleet)
+        for name in (ds.edge_name(n), gateway_names.docker_name(n), egress.filter_name(n))
+    ]
     return [ds.container_name(t.id) for t in fleet.tenants] + platform

@@ -6,11 +6,14 @@ import http.client
 import json
 import socket
 import uuid
+from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+from websockets.protocol import State
+from websockets.sync.client import ClientConnection, connect
 
 TIMEOUT_S = 10.0
 
@@ -24,11 +27,11 @@ class Reply:
         return json.loads(self.body)
 
 
-def http_get(port: int, host: str, path: str) -> Reply:
+def http_get(port: int, host: str, path: str, headers: Mapping[str, str] | None = None) -> Reply:
     """GET through the edge proxy with a given Host header; only ever connects to 127.0.0.1."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
     try:
-        conn.request("GET", path, headers={"Host": host})
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
         response = conn.getresponse()
         return Reply(response.status, response.read().decode(errors="replace"))
     finally:
@@ -52,30 +55,49 @@ class Handshake:
     detail: str
 
 
-def ws_connect(port: int, host: str, token: str | None) -> Handshake:
+def _connect_params(token: str | None) -> dict[str, Any]:
+    """The gateway protocol's `connect` request of an operator client, authenticated by ``token``."""
+    params: dict[str, Any] = {
+        "minProtocol": 4,
+        "maxProtocol": 4,
+        "client": {"id": "cli", "version": "1.0.0", "platform": "linux", "mode": "cli"},
+        "role": "operator",
+        "scopes": ["operator.read"],
+        "caps": [],
+        "commands": [],
+        "permissions": {},
+        "locale": "en-US",
+        "userAgent": "openclaw-tenants-e2e/1.0",
+    }
+    if token is not None:
+        params["auth"] = {"token": token}
+    return params
+
+
+def ws_open(port: int, host: str, headers: Mapping[str, str] | None = None) -> ClientConnection:
+    """An upgraded WebSocket via the proxy that has sent nothing yet (the caller closes it)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+    try:
+        return connect(f"ws://{host}/", sock=sock, open_timeout=TIMEOUT_S, close_timeout=2, additional_headers=headers)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def ws_connect(port: int, host: str, token: str | None, headers: Mapping[str, str] | None = None) -> Handshake:
     """Open a WebSocket via the proxy and send the gateway's `connect` request with ``token``."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
     try:
-        with connect(f"ws://{host}/", sock=sock, open_timeout=TIMEOUT_S, close_timeout=2) as ws:
+        with connect(
+            f"ws://{host}/", sock=sock, open_timeout=TIMEOUT_S, close_timeout=2, additional_headers=headers
+        ) as ws:
             challenge = json.loads(ws.recv(timeout=TIMEOUT_S))
             if challenge.get("event") != "connect.challenge":
                 return Handshake(False, f"unexpected first frame: {challenge}")
             request_id = str(uuid.uuid4())
-            params: dict[str, Any] = {
-                "minProtocol": 4,
-                "maxProtocol": 4,
-                "client": {"id": "cli", "version": "1.0.0", "platform": "linux", "mode": "cli"},
-                "role": "operator",
-                "scopes": ["operator.read"],
-                "caps": [],
-                "commands": [],
-                "permissions": {},
-                "locale": "en-US",
-                "userAgent": "openclaw-tenants-e2e/1.0",
-            }
-            if token is not None:
-                params["auth"] = {"token": token}
-            ws.send(json.dumps({"type": "req", "id": request_id, "method": "connect", "params": params}))
+            ws.send(
+                json.dumps({"type": "req", "id": request_id, "method": "connect", "params": _connect_params(token)})
+            )
             for _ in range(20):  # events may precede the reply; bounded
                 frame = json.loads(ws.recv(timeout=TIMEOUT_S))
                 if frame.get("type") == "res" and frame.get("id") == request_id:
@@ -88,3 +110,54 @@ def ws_connect(port: int, host: str, token: str | None) -> Handshake:
         return Handshake(False, f"upgrade refused: HTTP {exc.response.status_code}")
     finally:
         sock.close()
+
+
+class GatewaySession:
+    """One authenticated WebSocket to a tenant's gateway through the edge, kept open across calls.
+
+    What a customer's open Control UI is: proof that a change elsewhere in the fleet left this very
+    connection (its socket, its gateway connection id) standing, not merely that a new one works.
+    The client answers the gateway's keepalive pings in the background while the session is idle; its
+    queue of unread events is unbounded, so a long idle spell never stops it reading (and answering).
+    """
+
+    def __init__(self, port: int, host: str, token: str) -> None:
+        self._stack = ExitStack()
+        try:
+            sock = self._stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S))
+            self._ws = self._stack.enter_context(
+                connect(f"ws://{host}/", sock=sock, open_timeout=TIMEOUT_S, close_timeout=2, max_queue=None)
+            )
+            challenge = json.loads(self._ws.recv(timeout=TIMEOUT_S))
+            if challenge.get("event") != "connect.challenge":
+                raise ConnectionError(f"unexpected first frame: {challenge}")
+            hello = self.call("connect", _connect_params(token))
+            if not hello.get("ok") or hello.get("payload", {}).get("type") != "hello-ok":
+                raise ConnectionError(f"connect refused: {json.dumps(hello.get('error'))[:300]}")
+        except BaseException:
+            self._stack.close()
+            raise
+        self.conn_id: str = hello["payload"]["server"]["connId"]
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send one request and return its response frame; events in between are skipped (bounded)."""
+        request_id = str(uuid.uuid4())
+        self._ws.send(json.dumps({"type": "req", "id": request_id, "method": method, "params": params or {}}))
+        for _ in range(1000):  # events may precede the reply; bounded
+            frame: dict[str, Any] = json.loads(self._ws.recv(timeout=TIMEOUT_S * 3))
+            if frame.get("type") == "res" and frame.get("id") == request_id:
+                return frame
+        raise TimeoutError(f"no response to {method}")
+
+    @property
+    def open(self) -> bool:
+        return self._ws.state is State.OPEN
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> GatewaySession:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

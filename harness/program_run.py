@@ -33,6 +33,7 @@ class Registered:
     retain_on_delete: bool
     delete_before_replace: bool
     replace_on_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()  # the URNs it waits for (depends_on and input outputs)
 
 
 @dataclass
@@ -107,6 +108,7 @@ class _RecordingMonitor(MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 replace_on_changes=tuple(request.replaceOnChanges),
+                dependencies=tuple(request.dependencies),
             )
         )
         return response

@@ -41,6 +41,10 @@ INGRESS_TYPES = frozenset(
 TENANT_LABEL = "openclaw.io/tenant"
 COMPONENT_LABEL = "openclaw.io/component"
 EDGE_COMPONENT = "edge"
+# The one container allowed the host's network namespace, as root with CAP_NET_ADMIN alone: it owns
+# the host's nftables egress table and nothing else (no ports, volumes, devices or other namespaces).
+EGRESS_FILTER_COMPONENT = "egress-filter"
+EGRESS_FILTER_GRANTS = {"user": "0:0", "adds": ("NET_ADMIN",), "networkMode": "host"}
 TENANT_NAMESPACE_PREFIX = "tenant-"
 
 # Where each Kubernetes workload kind keeps its pod spec (Patch and List kinds are not judged).
@@ -105,12 +109,24 @@ def is_edge_proxy(props: Props) -> bool:
     return labels.get(COMPONENT_LABEL) == EDGE_COMPONENT and TENANT_LABEL not in labels
 
 
+def is_egress_filter(props: Props) -> bool:
+    labels = docker_labels(props)
+    return labels.get(COMPONENT_LABEL) == EGRESS_FILTER_COMPONENT and TENANT_LABEL not in labels
+
+
+def _granted(props: Props, key: str, value: object) -> bool:
+    """Whether ``value`` of ``key`` is exactly what the egress filter is granted (for it alone)."""
+    return is_egress_filter(props) and EGRESS_FILTER_GRANTS[key] == value
+
+
 def docker_who(props: Props) -> str:
     labels = docker_labels(props)
     if TENANT_LABEL in labels:
         return f"tenant {labels[TENANT_LABEL]!r} container"
     if is_edge_proxy(props):
         return "edge proxy container"
+    if is_egress_filter(props):
+        return "egress filter container"
     return f"container {props.get('name')!r}"
 
 
@@ -208,6 +224,8 @@ def run_as_non_root(resource_type: str, props: Props) -> list[str]:
             yield f"{who} sets no user and runs as the image's default user; set user to a numeric uid like 1000:1000"
             return
         uid = user.split(":", 1)[0].strip()
+        if _granted(props, "user", user):
+            return
         if not uid.isdigit():
             yield f"{who} runs as user {user!r}; use a numeric uid so it is provably not root"
         elif int(uid) == 0:
@@ -235,8 +253,10 @@ def drop_all_capabilities(resource_type: str, props: Props) -> list[str]:
         caps = _map(props.get("capabilities"))
         if "ALL" not in {str(c).upper() for c in _seq(caps.get("drops"))}:
             yield f"{who} does not drop all capabilities (capabilities.drops must include ALL)"
-        if _seq(caps.get("adds")):
-            yield f"{who} adds capabilities back: {', '.join(map(str, _seq(caps.get('adds'))))}"
+        adds = tuple(map(str, _seq(caps.get("adds"))))
+        # Docker spells a capability either way (NET_ADMIN, CAP_NET_ADMIN) and reports the CAP_ form.
+        if adds and not _granted(props, "adds", tuple(a.upper().removeprefix("CAP_") for a in adds)):
+            yield f"{who} adds capabilities back: {', '.join(adds)}"
 
     def pod(_spec: Props, containers: Containers) -> Iterator[str]:
         for where, container in containers:
@@ -276,6 +296,8 @@ def no_host_access(resource_type: str, props: Props) -> list[str]:
     def docker(who: str) -> Iterator[str]:
         for key in HOST_NAMESPACE_MODES:
             mode = props.get(key)
+            if key == "networkMode" and _granted(props, key, mode):
+                continue
             if isinstance(mode, str) and (mode == "host" or mode.startswith("container:")):
                 yield f"{who} shares a namespace: {key} is {mode!r}"
         for volume in map(_map, _seq(props.get("volumes"))):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tenants.contract import TENANT_STATES
+from tenants.fleet_warnings import fleet_warnings
 from tenants.rendering import fleet_specs, render_manifests
 from tenants.shards import ALL_SHARDS, select_shard
 
@@ -35,6 +36,8 @@ def validate(file: FileArg = Path("tenants.yaml")) -> None:
     counts = {s: sum(t.state == s for t in fleet.tenants) for s in TENANT_STATES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     out.print(f"{file}: valid ({len(fleet.tenants)} tenants: {summary})")
+    for warning in fleet_warnings(fleet):
+        err.print(f"warning: {warning}")
 
 
 def render_docker(tenants: TenantsOpt = Path("tenants.yaml"), shard: ShardOpt = ALL_SHARDS) -> None:

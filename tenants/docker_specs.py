@@ -8,20 +8,31 @@ here: ``secret_env`` names which secret fills which variable.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import openclaw
 from .contract import SecretRef, TenantState
-from .edge_config import Route, render_edge_config
-from .labels import MANAGED_BY, fixed_labels, owner_labels
+from .edge_config import Clients, Route, TlsListener, render_edge_config
+from .egress_rules import GUARDED, bridge_name
+from .host_uid import Ownership
+from .labels import fixed_labels, owner_labels, platform_labels
 from .model import DockerTarget, Fleet
 from .resolved import DockerTenant
 
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
+EDGE_HTTP_PORT = 8081  # inside the edge container: plain HTTP answering with redirects to https
 EDGE_CONFIG_PATH = "/etc/nginx/nginx.conf"
-NOBODY = "65534:65534"
+EDGE_TLS_PATH = "/etc/nginx/edge-tls.pem"
+NOBODY_ID = 65534
+NOBODY = f"{NOBODY_ID}:{NOBODY_ID}"
+# The edge's size (see tenants/edge_config.py, WORKER_CONNECTIONS): a base plus this much per worker.
+HOST_CPUS_PER_EDGE_WORKER, EDGE_MAX_WORKERS = 8, 4
+EDGE_MEMORY_MIB, EDGE_MEMORY_PER_WORKER_MIB = 256, 256
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class NetworkSpec:
 class VolumeSpec:
     name: str
     labels: Mapping[str, str]
+    owner: Ownership | None = None  # made to belong to its gateway's uid before the gateway starts
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,11 @@ class ContainerSpec:
     restart: str = "unless-stopped"
     log_driver: str = "json-file"
     log_opts: Mapping[str, str] = field(default_factory=lambda: {"max-size": "10m", "max-file": "3"})
+    network_mode: str | None = None  # "host" for the egress filter; None: the networks above
+    cap_add: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()  # the resolvers Docker's embedded DNS forwards to; () = the daemon's
+    runtime: str | None = None  # a runtime registered with the daemon (gVisor's runsc); None: its default
+    addresses: Mapping[str, str] = field(default_factory=dict)  # network name → a fixed IPv4 address there
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,18 @@ class TenantDockerSpec:
     volume: VolumeSpec
     container: ContainerSpec | None
     route: Route | None
+
+
+@dataclass(frozen=True)
+class CertificateFile:
+    """Where the edge's certificate lives in its container: one PEM file (the chain, then the key) from two
+    secret config keys, readable by nginx's user alone, rewritten in place on rotation and reloaded."""
+
+    config_keys: tuple[str, str]  # the certificate's and the key's; the values never appear in a spec
+    path: str = EDGE_TLS_PATH
+    owner: int = NOBODY_ID
+    group: int = NOBODY_ID
+    mode: str = "0400"
 
 
 @dataclass(frozen=True)
@@ -134,6 +163,7 @@ class EdgeSpec:
     links: tuple[tuple[str, str], ...]  # (tenant id, its network name), one per route
     config: str
     config_path: str = EDGE_CONFIG_PATH
+    certificate: CertificateFile | None = None  # with tls certificate; written before ``config`` needs it
 
 
 def to_data(spec: Any) -> Any:
@@ -160,21 +190,23 @@ def edge_name(target_name: str) -> str:
 # An internal network still gives the host an address on the bridge, through which containers reach
 # every host service listening on all interfaces; without that address the host is out of reach.
 NO_HOST_ADDRESS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
 
 def network_spec(tenant: DockerTenant) -> NetworkSpec:
-    # Separate bridges keep tenants apart; with egress `none` nothing outside the bridge is reachable.
-    closed = tenant.target.egress == "none"
-    return NetworkSpec(
-        network_name(tenant.id),
-        internal=closed,
-        labels=fixed_labels(tenant.tenant),
-        options=NO_HOST_ADDRESS if closed else {},
-    )
+    """Separate bridges keep tenants apart. `none` and `models` networks are internal and give the host
+    no address; every guarded network's bridge has the name the egress filter keys its rules on."""
+    name = network_name(tenant.id)
+    if tenant.egress not in GUARDED:
+        return NetworkSpec(name, internal=False, labels=fixed_labels(tenant.tenant))
+    closed = tenant.egress != "internet"
+    options = {BRIDGE_NAME_OPTION: bridge_name(tenant.tenant.target, name), **(NO_HOST_ADDRESS if closed else {})}
+    return NetworkSpec(name, internal=closed, labels=fixed_labels(tenant.tenant), options=options)
 
 
 def volume_spec(tenant: DockerTenant) -> VolumeSpec:
-    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant.tenant))
+    owner = Ownership(tenant.uid, tenant.uid, openclaw.STATE_DIR, openclaw.CACHE_DIR)
+    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant.tenant), owner=owner)
 
 
 def container_spec(tenant: DockerTenant) -> ContainerSpec:
@@ -184,7 +216,7 @@ def container_spec(tenant: DockerTenant) -> ContainerSpec:
         command=openclaw.COMMAND,
         entrypoint=None,
         working_dir=openclaw.WORKDIR,
-        user=f"{openclaw.UID}:{openclaw.GID}",
+        user=f"{tenant.uid}:{tenant.uid}",
         env={**openclaw.environment(tenant.memory_mib), openclaw.CONFIG_ENV: tenant.gateway_config_text},
         secret_env=tenant.secret_env,
         cpus=tenant.limits.cpus,
@@ -208,7 +240,27 @@ def container_spec(tenant: DockerTenant) -> ContainerSpec:
         ),
         labels=owner_labels(tenant.tenant),
         hostname=container_name(tenant.id),
+        dns=_resolvers(tenant),
+        runtime=docker_runtime(tenant),
     )
+
+
+DEFAULT_RUNTIME = "runc"  # registered by every Docker daemon
+
+
+def docker_runtime(tenant: DockerTenant) -> str | None:
+    """The runtime the target maps the tenant's plan to. A target that maps any plan names runc for the
+    others: the provider keeps a container's runtime when told none, so a tenant moved off a mapped plan
+    would otherwise stay in its sandbox."""
+    mapped = tenant.target.runtime
+    return mapped.get(tenant.tenant.plan, DEFAULT_RUNTIME) if mapped else None
+
+
+def _resolvers(tenant: DockerTenant) -> tuple[str, ...]:
+    """`internet` tenants resolve through the operator's resolver only (the filter drops other port-53
+    traffic); without one, and in every other mode, Docker's embedded DNS answers only for the bridge."""
+    resolver = tenant.target.egress.resolver
+    return (resolver,) if tenant.egress == "internet" and resolver else ()
 
 
 def route_spec(tenant: DockerTenant) -> Route:
@@ -247,13 +299,11 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
     """The one edge proxy of a Docker target, routing exactly its active tenants."""
     target = fleet.target_as(target_name, DockerTarget)
     routes = tuple(route_spec(t) for t in sorted(_active_on(target_name, tenants), key=lambda t: t.id))
-    labels = {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/component": "edge",
-        "openclaw.io/target": target_name,
-    }
+    labels = platform_labels("edge", target_name)
     name = edge_name(target_name)
     network = NetworkSpec(name, internal=False, labels=labels, subnet=target.edge.subnet)
+    address, workers = edge_address(target.edge.subnet), edge_workers(target)
+    render = partial(render_edge_config, clients=Clients.of(target.edge), listen_address=address, workers=workers)
     container = ContainerSpec(
         name=name,
         image=fleet.images.proxy,
@@ -263,18 +313,17 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
         user=NOBODY,
         env={},
         secret_env={},
-        cpus=1.0,
-        memory_mib=512,
-        pids_limit=256,
+        cpus=float(workers),
+        memory_mib=EDGE_MEMORY_MIB + EDGE_MEMORY_PER_WORKER_MIB * workers,
+        pids_limit=256,  # nginx's master and at most EDGE_MAX_WORKERS workers
         # nginx.conf arrives as an upload and is rewritten on route changes: both need a writable root.
         read_only=False,
         tmpfs={"/tmp": "rw,noexec,nosuid,size=64m"},
         networks=(name,),
+        addresses={name: address},
         mounts=(),
-        uploads=(
-            Upload(path=EDGE_CONFIG_PATH, content=render_edge_config((), EDGE_PORT), owner=0, group=0, mode="0444"),
-        ),
-        ports=(Port(internal=EDGE_PORT, external=target.edge.port, ip=target.edge.address),),
+        uploads=(Upload(path=EDGE_CONFIG_PATH, content=render((), EDGE_PORT), owner=0, group=0, mode="0444"),),
+        ports=_edge_ports(target),
         healthcheck=None,
         labels=labels,
     )
@@ -284,12 +333,44 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
         container=container,
         routes=routes,
         links=tuple((r.tenant_id, network_name(r.tenant_id)) for r in routes),
-        config=render_edge_config(routes, EDGE_PORT),
+        config=render(routes, EDGE_PORT, _tls_listener(target), _forwarded_proto(target)),
+        certificate=CertificateFile(target.edge.tls.config_keys()) if target.edge.tls.mode == "certificate" else None,
     )
 
 
+def edge_address(subnet: str) -> str:
+    """The edge's fixed address on its own network, the one its listeners bind: the second of the
+    subnet (the first is the host's, the bridge gateway's)."""
+    return str(ipaddress.ip_network(subnet)[2])
+
+
+def edge_workers(target: DockerTarget) -> int:
+    """nginx workers, and the edge's CPUs: one per HOST_CPUS_PER_EDGE_WORKER of the host, 1 to
+    EDGE_MAX_WORKERS. A worker proxies far more than a tenant's share of a CPU; the rest is the tenants'."""
+    return min(EDGE_MAX_WORKERS, max(1, math.ceil(target.capacity.cpus / HOST_CPUS_PER_EDGE_WORKER)))
+
+
+def _edge_ports(target: DockerTarget) -> tuple[Port, ...]:
+    """The edge's port, and with a certificate the plain-HTTP port that redirects to it."""
+    edge = target.edge
+    redirect = () if edge.http_port is None else (Port(EDGE_HTTP_PORT, edge.http_port, edge.address),)
+    return (Port(internal=EDGE_PORT, external=edge.port, ip=edge.address), *redirect)
+
+
+def _tls_listener(target: DockerTarget) -> TlsListener | None:
+    edge = target.edge
+    if edge.tls.mode != "certificate":
+        return None
+    return TlsListener(EDGE_TLS_PATH, edge.public_port, None if edge.http_port is None else EDGE_HTTP_PORT)
+
+
+def _forwarded_proto(target: DockerTarget) -> str:
+    """What gateways are told clients spoke: nginx's own scheme, or https behind the operator's TLS."""
+    return "https" if target.edge.scheme == "https" and target.edge.tls.mode == "none" else "$scheme"
+
+
 def target_images(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> tuple[str, ...]:
-    """Every image a Docker target runs: its edge proxy's, its model gateway's and its active tenants'
-    channels."""
+    """Every image a Docker target runs: its edge proxy's, its model gateway's, its egress filter's and
+    its active tenants' channels."""
     channels = sorted({t.image for t in _active_on(target_name, tenants)})
-    return (fleet.images.proxy, fleet.images.model_gateway, *channels)
+    return (fleet.images.proxy, fleet.images.model_gateway, fleet.images.egress_filter, *channels)

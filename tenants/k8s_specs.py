@@ -14,6 +14,7 @@ from typing import Any
 
 from . import openclaw
 from .contract import MODEL_GATEWAY_PORT, SecretRef, TenantState
+from .egress_ranges import IpNetwork
 from .labels import owner_labels
 from .model_gateway_names import K8S_APP as MODEL_GATEWAY_APP
 from .resolved import KubernetesTenant
@@ -137,65 +138,80 @@ def default_deny(tenant: KubernetesTenant) -> Manifest:
 
 
 def gateway_traffic(tenant: KubernetesTenant) -> Manifest:
-    """In: only the ingress controller, on the gateway port. Out: cluster DNS, the cluster's model
-    gateway on its API port, and the target's `egress`."""
+    """In: only the ingress controller, on the gateway port. Out, by the tenant's egress mode: nothing
+    (`none`: no rule, so the default deny holds even for DNS); cluster DNS and the cluster's model
+    gateway on its API port (`models`); those and the target's `cidrs` on its `ports` (`internet`).
+    Anything else (`direct-unfiltered`, refused by validation) gets no more than `models`."""
     target = tenant.target
-    egress: list[dict[str, Any]] = [
-        {
-            "to": [
-                {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": target.dns_namespace}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }
-            ],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        },
-        {
-            "to": [
-                {
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": target.model_gateway.namespace}
-                    },
-                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": MODEL_GATEWAY_APP}},
-                }
-            ],
-            "ports": [{"protocol": "TCP", "port": MODEL_GATEWAY_PORT}],
-        },
-    ]
-    if target.egress.cidrs:
-        egress.append(
+    spec: dict[str, Any] = {
+        "podSelector": {"matchLabels": _selector(tenant)},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [
             {
-                "to": [_ip_block(cidr, target.egress.excluded) for cidr in target.egress.cidrs],
-                "ports": [{"protocol": "TCP", "port": port} for port in target.egress.ports],
+                "from": [
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": target.ingress_namespace}}}
+                ],
+                "ports": [{"protocol": "TCP", "port": openclaw.PORT}],
             }
-        )
+        ],
+    }
+    if tenant.egress != "none":
+        spec["egress"] = [_dns_rule(tenant), _model_gateway_rule(tenant), *_internet_rules(tenant)]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": _meta(tenant, "gateway-traffic"),
-        "spec": {
-            "podSelector": {"matchLabels": _selector(tenant)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": target.ingress_namespace}
-                            }
-                        }
-                    ],
-                    "ports": [{"protocol": "TCP", "port": openclaw.PORT}],
-                }
-            ],
-            "egress": egress,
-        },
+        "spec": spec,
     }
 
 
+def _dns_rule(tenant: KubernetesTenant) -> dict[str, Any]:
+    return {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": tenant.target.dns_namespace}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def _model_gateway_rule(tenant: KubernetesTenant) -> dict[str, Any]:
+    namespace = tenant.target.model_gateway.namespace
+    return {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": MODEL_GATEWAY_APP}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": MODEL_GATEWAY_PORT}],
+    }
+
+
+def _internet_rules(tenant: KubernetesTenant) -> list[dict[str, Any]]:
+    egress = tenant.target.egress
+    if tenant.egress != "internet" or not egress.cidrs:
+        return []
+    return [
+        {
+            "to": [_ip_block(cidr, egress.excluded) for cidr in egress.cidrs],
+            "ports": [{"protocol": "TCP", "port": port} for port in egress.ports],
+        }
+    ]
+
+
 def _ip_block(cidr: str, excluded: tuple[str, ...]) -> dict[str, Any]:
-    inside = [e for e in excluded if ipaddress.ip_network(e).subnet_of(ipaddress.ip_network(cidr))]  # type: ignore[arg-type]
+    """One allowed range less the exclusions inside it: Kubernetes takes an `except` only strictly
+    inside its `cidr` (validation refuses exclusions that cover a whole allowed range)."""
+    allowed = ipaddress.ip_network(cidr)
+    inside = [e for e in excluded if _strictly_inside(ipaddress.ip_network(e), allowed)]
     return {"ipBlock": {"cidr": cidr, "except": inside} if inside else {"cidr": cidr}}
+
+
+def _strictly_inside(net: IpNetwork, allowed: IpNetwork) -> bool:
+    return net.version == allowed.version and net != allowed and net.subnet_of(allowed)  # type: ignore[arg-type]
 
 
 def service_account(tenant: KubernetesTenant) -> Manifest:
@@ -297,7 +313,7 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
         for key in tenant.secret_env
     ]
     pod_spec: dict[str, Any] = {
-        **restricted_pod(SERVICE_ACCOUNT, openclaw.UID, openclaw.GID),
+        **restricted_pod(SERVICE_ACCOUNT, tenant.uid, tenant.uid),
         "containers": [
             {
                 "name": "gateway",
@@ -308,7 +324,7 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
                 "env": env,
                 "ports": [{"name": "http", "containerPort": openclaw.PORT, "protocol": "TCP"}],
                 "resources": _resources(tenant),
-                "securityContext": restricted_container(openclaw.UID, openclaw.GID),
+                "securityContext": restricted_container(tenant.uid, tenant.uid),
                 "startupProbe": http_probe(openclaw.STARTUP_PATH, 2, 90),
                 "readinessProbe": http_probe(openclaw.STARTUP_PATH, 10, 3),
                 "livenessProbe": http_probe(openclaw.LIVENESS_PATH, 30, 3),

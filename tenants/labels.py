@@ -1,4 +1,4 @@
-"""Ownership labels put on everything a tenant owns, on every backend."""
+"""Ownership labels put on everything a tenant owns, and on each target's platform pieces."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def fixed_labels(tenant: Tenant) -> dict[str, str]:
 def owner_labels(tenant: Tenant) -> dict[str, str]:
     """Every label of a tenant, for objects that are updated or replaced with the tenant's own edits."""
     return {**tenant.labels, **fixed_labels(tenant), "openclaw.io/plan": tenant.plan}
+
+
+def platform_labels(component: str, target_name: str) -> dict[str, str]:
+    """A target's shared piece (edge proxy, model gateway, egress filter): no tenant label, its role."""
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "openclaw.io/component": component,
+        "openclaw.io/target": target_name,
+    }

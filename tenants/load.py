@@ -18,9 +18,12 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.resolver import VersionedResolver
 
 from .catalog import BUILTIN_CHANNELS, BUILTIN_MODELS, BUILTIN_PLANS
+from .cookie_sites import domain_problems
 from .errors import FleetError, Path, Problem, plain_message
+from .host_uid import HOST_UID_MAX, HOST_UID_MIN, host_uid
 from .model import (
     NAME,
+    UNFILTERED,
     CatalogModel,
     Defaults,
     DockerTarget,
@@ -32,12 +35,24 @@ from .model import (
     Tenant,
     check_channel,
     check_domain,
+    check_dotted_domain,
     check_model_id,
     effective_limits,
 )
 from .secrets_scan import find_credentials
 
-TOP_KEYS = ("version", "domain", "images", "channels", "defaults", "models", "plans", "targets", "tenants")
+TOP_KEYS = (
+    "version",
+    "domain",
+    "public_suffixes",
+    "images",
+    "channels",
+    "defaults",
+    "models",
+    "plans",
+    "targets",
+    "tenants",
+)
 DEFAULTED = ("plan", "target", "model_provider", "channel", "shard")
 
 LIMIT_FIELDS = ("cpus", "memory_gib", "storage_gib")
@@ -302,9 +317,15 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     known = _Known(plans, broken_plans, targets, channels)
     _check_defaults(defaults, known, out)
     _check_runtime_classes(targets, known, out)
+    _check_cluster_plan_egress(tenants, plans, targets, out)
     _check_references(tenants, known, out)
     _check_tenant_models(tenants, plans, models, broken_models, out)
     _check_capacity(tenants, plans, targets, out)
+    _check_host_uids(tenants, targets, out)
+    public_suffixes = _public_suffixes(_section(data, "public_suffixes", list, out, []), out)
+    loaded = [t.tenant for t in tenants]
+    for index, message in domain_problems(str(domain), public_suffixes, targets, loaded):
+        out.add((*tenants[index].path, "domain"), message)
 
     if out.problems or images is None:
         return None
@@ -318,7 +339,21 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
         targets=targets,
         tenants=tuple(t.tenant for t in tenants),
         models=models,
+        public_suffixes=public_suffixes,
     )
+
+
+def _public_suffixes(raw: list[Any], out: _Collector) -> tuple[str, ...]:
+    """The domains the operator declares to be on the Public Suffix List (tenants/cookie_sites.py)."""
+    found: list[str] = []
+    for index, name in enumerate(raw):
+        try:
+            if not isinstance(name, str):
+                raise ValueError(f"must be a DNS name like tenants.example.com; got {name!r}")
+            found.append(check_dotted_domain(name))
+        except ValueError as exc:
+            out.add(("public_suffixes", index), str(exc))
+    return tuple(found)
 
 
 def _defaults(raw: dict[str, Any], out: _Collector) -> tuple[Defaults, set[str]]:
@@ -547,11 +582,46 @@ def _known(names: Iterable[str]) -> str:
 
 
 def _check_runtime_classes(targets: Mapping[str, Target], known: _Known, out: _Collector) -> None:
+    """A cluster's runtime classes and a Docker host's runtimes are keyed by plan."""
     for name, target in targets.items():
-        for plan in target.runtime_class if isinstance(target, KubernetesTarget) else {}:
+        key, plans = (
+            ("runtime_class", target.runtime_class)
+            if isinstance(target, KubernetesTarget)
+            else ("runtime", target.runtime)
+        )
+        for plan in plans:
             message = known.unknown("plan", plan)
             if message:
-                out.add(("targets", name, "runtime_class", plan), message)
+                out.add(("targets", name, key, plan), message)
+
+
+def _check_cluster_plan_egress(
+    tenants: list[_Loaded], plans: Mapping[str, Plan], targets: Mapping[str, Target], out: _Collector
+) -> None:
+    """A plan's egress replaces its cluster's mode, so a cluster must be able to give it: never
+    direct-unfiltered (a NetworkPolicy always applies), and internet only with the cluster's cidrs."""
+    users: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for loaded in tenants:
+        tenant = loaded.tenant
+        plan, target = plans.get(tenant.plan), targets.get(tenant.target)
+        if plan is not None and isinstance(target, KubernetesTarget) and plan.egress in ("internet", UNFILTERED):
+            users[(tenant.plan, tenant.target)].append(tenant.id)
+    for (name, cluster), ids in users.items():
+        mode, target = plans[name].egress, targets[cluster]
+        assert isinstance(target, KubernetesTarget)
+        who = f"cluster {cluster!r} (tenants {', '.join(ids)})"
+        if mode == UNFILTERED:
+            out.add(
+                ("plans", name, "egress"),
+                f"plan {name!r} has egress {UNFILTERED}, which {who} cannot give: a NetworkPolicy always "
+                "applies on Kubernetes; give the plan egress internet, or move its tenants to a Docker target",
+            )
+        elif not target.egress.cidrs:
+            out.add(
+                ("plans", name, "egress"),
+                f"plan {name!r} has egress internet, but {who} has no egress.cidrs to allow; give the "
+                "cluster egress mode internet with cidrs and excluded, or the plan egress models",
+            )
 
 
 def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) -> None:
@@ -580,6 +650,27 @@ def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) ->
                     (*path, "overrides", field),
                     f"{value} is above plan {tenant.plan!r} max {top}; choose a larger plan",
                 )
+
+
+def _check_host_uids(tenants: list[_Loaded], targets: Mapping[str, Target], out: _Collector) -> None:
+    """Two tenants of one target never share a host uid (tenants/host_uid.py): they would share its
+    kernel limits, and each could read the other's data. Every tenant of the file counts, offboarded
+    ones too (their volumes stay). Derived uids collide rarely; `host_uid` on one tenant settles it."""
+    first: dict[tuple[str, int], _Loaded] = {}
+    for loaded in tenants:
+        tenant = loaded.tenant
+        if tenant.target not in targets:
+            continue
+        uid = host_uid(tenant.id, tenant.host_uid)
+        seen = first.setdefault((tenant.target, uid), loaded)
+        if seen is loaded or seen.tenant.id == tenant.id:  # a duplicate id is reported as one
+            continue
+        out.add(
+            (*loaded.path, "id" if tenant.host_uid is None else "host_uid"),
+            f"tenant {tenant.id!r} gets host uid {uid}, as does tenant {seen.tenant.id!r} (tenants[{seen.index}]) "
+            f"on target {tenant.target!r}; set host_uid on one of them to an unused uid from {HOST_UID_MIN} "
+            f"to {HOST_UID_MAX}",
+        )
 
 
 def _check_capacity(

@@ -6,15 +6,24 @@ import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .contract import DEFAULT_STATE, TenantState
+from .egress_ranges import ForbiddenRange, uncovered_forbidden
+from .host_uid import HOST_UID_MAX, HOST_UID_MIN
 
 SCHEMA_VERSION = 1
 
 ModelProvider = Literal["kimi", "minimax", "anthropic", "openai", "openrouter"]
-Egress = Literal["direct", "none"]
+# What a tenant's gateway may connect to beyond its own network (see tenants/egress_ranges.py):
+# nothing; only its target's model gateway; public addresses on allowed ports plus the model gateway.
+# `direct-unfiltered` (Docker only) is a plain bridge with no filter: metadata, host and private
+# networks are all in reach. It exists for migrations and is warned about wherever it is used.
+EgressMode = Literal["none", "models", "internet", "direct-unfiltered"]
+UNFILTERED: EgressMode = "direct-unfiltered"
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 Profile = Literal["standard", "lean"]
 ModelApi = Literal["openai", "anthropic"]  # the API style an upstream speaks
 ModelEgress = Literal["internet", "none"]
@@ -67,6 +76,18 @@ def check_domain(value: str) -> str:
     if len(value) > 200 or not all(DNS_LABEL.match(label) and len(label) <= 63 for label in labels):
         raise ValueError(f"{value!r} is not a lowercase DNS name like tenants.example.com")
     return value
+
+
+def check_dotted_domain(value: str) -> str:
+    """A DNS name of two labels or more: one that can be registered (or a name under one), never a
+    bare top-level label."""
+    check_domain(value)
+    if "." not in value:
+        raise ValueError(f"{value!r} is a single label; name a registered domain like acme.com, or a name under one")
+    return value
+
+
+DottedDomain = Annotated[str, AfterValidator(check_dotted_domain)]
 
 
 def check_channel(name: str, version: str) -> None:
@@ -187,6 +208,13 @@ class Plan(Frozen):
     models: tuple[ModelId, ...] = Field(min_length=1)
     # Gateway runtime profile: "lean" loads only the plugins a hosted tenant uses (see bench/RESULTS.md).
     profile: Profile = "standard"
+    # Replaces the target's egress mode for this plan's tenants (a stricter or a wider plan).
+    egress: EgressMode | None = None
+
+    @field_validator("egress", mode="before")
+    @classmethod
+    def _egress(cls, value: object) -> object:
+        return _renamed_direct(value)
 
 
 class Capacity(Frozen):
@@ -204,35 +232,6 @@ class Overcommit(Frozen):
 
     cpu: Annotated[float, Field(strict=True, ge=1, le=16, allow_inf_nan=False)] = 1.0
     memory: Annotated[float, Field(strict=True, ge=1, le=4, allow_inf_nan=False)] = 1.0
-
-
-class Edge(Frozen):
-    """Where a target's edge proxy listens on its host, and the subnet of its own network.
-
-    The edge network lies outside the tenant address pools: gateways trust exactly those pools as
-    proxies, so a client arriving through the host's port forwarding (from the edge network's
-    gateway address) is still attributed as a client.
-    """
-
-    address: str = "127.0.0.1"
-    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 8080
-    subnet: str = "10.255.255.0/24"
-
-    @field_validator("subnet")
-    @classmethod
-    def _subnet(cls, value: str) -> str:
-        ipaddress.ip_network(value)
-        return value
-
-    @field_validator("address")
-    @classmethod
-    def _ip(cls, value: str) -> str:
-        if ipaddress.ip_address(value).is_unspecified:
-            raise ValueError(
-                f"{value!r} publishes on every host address; name the address to listen on "
-                "(127.0.0.1 behind a local load balancer, or the host's public address)"
-            )
-        return value
 
 
 K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -253,6 +252,202 @@ def check_config_key(value: str) -> str:
 
 K8sName = Annotated[str, Field(strict=True), AfterValidator(check_k8s_name)]
 ConfigKey = Annotated[str, Field(strict=True), AfterValidator(check_config_key)]
+
+
+EdgeTlsMode = Literal["none", "certificate"]
+DEFAULT_EDGE_TLS_KEYS = ("edgeTlsCert", "edgeTlsKey")  # the certificate's and its key's config keys
+# OpenClaw allows each client address 32 unauthenticated sockets; the edge's own per-client limit stays
+# above that, so the gateway's guard answers first and a client keeps room for authenticated sockets.
+GATEWAY_UNAUTH_SOCKETS = 32
+EDGE_SUBNET_MAX_PREFIX = 28
+HTTPS_PORT, HTTP_PORT = 443, 80  # the ports a URL leaves out
+# A tenant URL pattern: the scheme, `{id}` as the host's first label, the rest of the DNS name, a port.
+PUBLIC_URL = re.compile(r"^(?P<scheme>https?)://\{id\}\.(?P<domain>[^:/]+)(?::(?P<port>\d{1,5}))?$")
+
+
+class EdgeTls(Frozen):
+    """TLS at a Docker target's edge proxy.
+
+    `none`: plain HTTP, for an edge on a loopback address or behind the operator's own TLS load balancer
+    (`public_url: https://...`). `certificate`: the edge terminates TLS with the operator's certificate for
+    `*.<domain>`, PEM text in two Pulumi secret config keys (the certificate with its chain, then its key),
+    so no key material is ever in tenants.yaml. `tls: certificate` is short for `{mode: certificate}`.
+    """
+
+    mode: EdgeTlsMode = "none"
+    cert: ConfigKey = DEFAULT_EDGE_TLS_KEYS[0]
+    key: ConfigKey = DEFAULT_EDGE_TLS_KEYS[1]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"mode": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _keys(self) -> EdgeTls:
+        if self.mode == "none" and (self.cert, self.key) != DEFAULT_EDGE_TLS_KEYS:
+            raise ValueError(
+                "cert and key name the config keys of mode certificate; remove them, or set mode: certificate"
+            )
+        if self.cert == self.key:
+            raise ValueError(f"cert and key must be two different config keys, not {self.cert!r} twice")
+        return self
+
+    def config_keys(self) -> tuple[str, str]:
+        return (self.cert, self.key)
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    match = PUBLIC_URL.match(value)
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a tenant URL pattern like https://{{id}}.tenants.example.com: a scheme, {{id}} "
+            "(each tenant's id) as the first label of the host, the rest of its DNS name, an optional :PORT, "
+            "no path"
+        )
+    check_domain(match["domain"])
+    if match["port"] and not 1 <= int(match["port"]) <= 65535:
+        raise ValueError(f"{value!r}: port {match['port']} is not between 1 and 65535")
+    return value
+
+
+class Edge(Frozen):
+    """Where a target's edge proxy listens on its host, the subnet of its own network, its TLS, and the
+    URL tenants are reached at when the operator's load balancer stands in front of it.
+
+    The edge network lies outside the tenant address pools: gateways trust exactly those pools as
+    proxies, so a client arriving through the host's port forwarding (from the edge network's
+    gateway address) is still attributed as a client.
+    """
+
+    address: str = "127.0.0.1"
+    port: Port = 8080
+    # With tls certificate: plain HTTP on this host port answers every known host with a 308 to https.
+    http_port: Port | None = None
+    subnet: str = "10.255.255.0/24"
+    tls: EdgeTls = EdgeTls()
+    # `https://{id}.tenants.example.com[:PORT]`: what clients use when a load balancer fronts the edge; its
+    # host names replace the fleet's domain for this target's tenants, as a cluster's `domain` does.
+    public_url: Annotated[str | None, AfterValidator(_public_url)] = None
+    # The operator's load balancers: only a peer in these ranges may name the client (X-Forwarded-For,
+    # or the PROXY protocol header with proxy_protocol: true, which every connection must then send).
+    trusted_proxies: tuple[str, ...] = ()
+    proxy_protocol: bool = False
+    # Per client (its address) and tenant: open connections, and the share of the tenant's plan rate and
+    # burst one client may use; the tenant's own limits apply on top.
+    client_connections: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 64
+    tenant_connections: Annotated[int, Field(strict=True, ge=1, le=4096)] = 1024
+    client_rate_share: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = 0.5
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str) -> str:
+        net = ipaddress.ip_network(value)
+        if net.version != 4 or net.prefixlen > EDGE_SUBNET_MAX_PREFIX:
+            raise ValueError(
+                f"{value} must be an IPv4 network of /{EDGE_SUBNET_MAX_PREFIX} or larger: the edge listens on "
+                "its second address and the operator's load balancers may join it"
+            )
+        return value
+
+    @field_validator("client_connections")
+    @classmethod
+    def _above_the_gateways_own(cls, value: int) -> int:
+        if value <= GATEWAY_UNAUTH_SOCKETS:
+            raise ValueError(
+                f"{value} is not above the {GATEWAY_UNAUTH_SOCKETS} unauthenticated sockets each gateway allows "
+                "one client: the edge would refuse a client's signed-in sockets while its handshakes wait"
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in _check_cidrs(value):
+            if ipaddress.ip_network(cidr).prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} trusts every address: any client could name any client address, undoing "
+                    "per-client limits and the gateways' per-address lockouts; list your load balancers"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _client_limits(self) -> Edge:
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise ValueError("proxy_protocol needs trusted_proxies: the load balancers allowed to send it")
+        if self.client_connections > self.tenant_connections:
+            raise ValueError(
+                f"client_connections {self.client_connections} is above tenant_connections "
+                f"{self.tenant_connections}: one client would be limited only by its tenant's total"
+            )
+        return self
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, value: str) -> str:
+        if ipaddress.ip_address(value).is_unspecified:
+            raise ValueError(
+                f"{value!r} publishes on every host address; name the address to listen on "
+                "(127.0.0.1 behind a local load balancer, or the host's public address)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _plain_http_only_where_safe(self) -> Edge:
+        """Tokens travel in every request: plain HTTP only on the host itself or behind the operator's TLS."""
+        public = self._public()
+        certificate = self.tls.mode == "certificate"
+        if not certificate and not ipaddress.ip_address(self.address).is_loopback and public[0] != "https":
+            raise ValueError(
+                f"the edge on {self.address} (not a loopback address) would serve tenants in plain HTTP: their "
+                "tokens would cross the network unencrypted, and the openclaw CLI refuses ws:// to it. Set "
+                "tls: certificate (a certificate for *.<domain> in the secret config keys edgeTlsCert and "
+                "edgeTlsKey), or, behind your own TLS load balancer, public_url: https://{id}.<domain>"
+            )
+        if certificate and public[0] == "http":
+            raise ValueError(f"public_url {self.public_url} is http, but the edge serves TLS: use https://")
+        if self.http_port is not None and not certificate:
+            raise ValueError(
+                "http_port answers plain HTTP with a redirect to https, which needs tls: certificate; "
+                "without it the edge's port already speaks plain HTTP"
+            )
+        if self.http_port == self.port:
+            raise ValueError(f"http_port and port are both {self.port}; the redirect needs a port of its own")
+        return self
+
+    def _public(self) -> tuple[str | None, str | None, int | None]:
+        """The scheme, domain and port of ``public_url``; all None without one."""
+        match = PUBLIC_URL.match(self.public_url or "")
+        if not match:
+            return (None, None, None)
+        return (match["scheme"], match["domain"], int(match["port"]) if match["port"] else None)
+
+    @property
+    def scheme(self) -> str:
+        """What clients speak to tenants: https when the edge or a load balancer in front terminates TLS."""
+        given = self._public()[0]
+        return given or ("https" if self.tls.mode == "certificate" else "http")
+
+    @property
+    def public_domain(self) -> str | None:
+        """The domain of ``public_url``; None: the fleet's."""
+        return self._public()[1]
+
+    @property
+    def public_port(self) -> int:
+        """The port clients reach tenants on."""
+        scheme, domain, port = self._public()
+        if domain is not None:
+            return port or (HTTPS_PORT if scheme == "https" else HTTP_PORT)
+        return self.port
+
+    def url_of(self, host: str) -> str:
+        """A tenant's URL from its host name; the scheme's own port is left out."""
+        port = self.public_port
+        default = HTTPS_PORT if self.scheme == "https" else HTTP_PORT
+        return f"{self.scheme}://{host}" + ("" if port == default else f":{port}")
 
 
 class Dns(Frozen):
@@ -293,18 +488,124 @@ class ClusterModelGateway(Frozen):
     upstreams: Upstreams = Field(default_factory=dict)
 
 
+def _renamed_direct(value: object) -> object:
+    if value == "direct":
+        raise ValueError(
+            "egress 'direct' is now 'direct-unfiltered': it lets tenants reach cloud metadata, the host "
+            "and private networks; use 'internet' (public addresses on allowed ports) or 'models'"
+        )
+    return value
+
+
+def _check_cidrs(value: tuple[str, ...]) -> tuple[str, ...]:
+    for cidr in value:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"{cidr!r} is not a CIDR like 203.0.113.0/24 ({exc})") from None
+    return value
+
+
+Cidrs = Annotated[tuple[str, ...], AfterValidator(_check_cidrs)]
+
+
+class DockerEgress(Frozen):
+    """What a Docker target's tenants may reach: the mode (a plan may replace it), and for `internet`
+    the allowed ports, further excluded ranges and the one DNS resolver tenants may use."""
+
+    mode: EgressMode = "models"
+    ports: tuple[Port, ...] = Field(default=(443,), min_length=1)
+    excluded: Cidrs = ()  # beyond tenants/egress_ranges.py, e.g. the provider's public service ranges
+    resolver: str | None = None  # without one, `internet` tenants resolve no names but their own
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        return {"mode": _renamed_direct(value)} if isinstance(value, str) else value
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"resolver must be an IP address like 10.0.0.2, not {value!r}") from None
+        return value
+
+
+DOCKER_PLAIN_PORT = 2375  # Docker's port for unencrypted TCP; --tlsverify daemons listen on 2376
+
+
+class DockerHostTls(Frozen):
+    """The client certificate a tcp:// Docker host demands (dockerd --tlsverify): three Pulumi secret config
+    keys holding PEM text, so no key material is ever in tenants.yaml. `tls: NAME` is short for the keys
+    NAMEDockerCa, NAMEDockerCert and NAMEDockerKey."""
+
+    ca: ConfigKey  # the CA that signed the daemon's certificate
+    cert: ConfigKey  # this program's client certificate, signed by a CA the daemon trusts
+    key: ConfigKey  # that certificate's private key
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {"ca": f"{value}DockerCa", "cert": f"{value}DockerCert", "key": f"{value}DockerKey"}
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DockerHostTls:
+        if len({self.ca, self.cert, self.key}) < 3:
+            raise ValueError(f"ca, cert and key must be three different config keys, not {self.config_keys()}")
+        return self
+
+    def config_keys(self) -> tuple[str, str, str]:
+        return (self.ca, self.cert, self.key)
+
+
+def _tcp_port(host: str) -> int | None:
+    try:
+        return urlsplit(host).port
+    except ValueError:
+        raise ValueError(f"must be tcp://HOST:PORT with a port number, not {host!r}") from None
+
+
+def _plain_tcp_message(host: str) -> str:
+    return (
+        f"{host} needs tls: a Docker daemon on plain TCP gives root on its host to anyone who reaches the "
+        "port. Start dockerd with --tlsverify (port 2376), store its CA and a client certificate and key as "
+        "secrets: `pulumi config set --secret NAMEDockerCa < ca.pem` (likewise NAMEDockerCert < cert.pem, "
+        "NAMEDockerKey < key.pem), and set `tls: NAME` (or tls: {ca: KEY, cert: KEY, key: KEY}); "
+        "or reach the host over ssh://USER@HOST"
+    )
+
+
 class DockerTarget(Frozen):
     """One Docker host."""
 
     type: Literal["docker"]
     host: str = "unix:///var/run/docker.sock"
-    egress: Egress = "direct"
+    egress: DockerEgress = DockerEgress()
     capacity: Capacity
     overcommit: Overcommit = Overcommit()
     edge: Edge = Edge()
     address_pools: tuple[str, ...] = ("172.16.0.0/12", "192.168.0.0/16")
     dns: Dns = Dns()
     model_gateway: DockerModelGateway = DockerModelGateway()
+    tls: DockerHostTls | None = None  # required by, and only for, a tcp:// host
+    # plan → a runtime registered with this host's daemon (daemon.json "runtimes"), e.g. gVisor's runsc
+    runtime: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime(cls, value: dict[str, str]) -> dict[str, str]:
+        for plan, name in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", name):
+                raise ValueError(
+                    f"plan {plan!r}: {name!r} is not a Docker runtime name (letters, digits, '.', '_', '-'), "
+                    'like runsc: a name under "runtimes" in the daemon.json of the host'
+                )
+        return value
 
     @field_validator("dns")
     @classmethod
@@ -318,7 +619,26 @@ class DockerTarget(Frozen):
     def _host(cls, value: str) -> str:
         if not re.match(r"^(unix|tcp|ssh)://\S+$", value):
             raise ValueError(f"must be unix://PATH, tcp://HOST:PORT or ssh://USER@HOST, not {value!r}")
+        if value.startswith("tcp://"):
+            _tcp_port(value)
         return value
+
+    @model_validator(mode="after")
+    def _host_tls(self) -> DockerTarget:
+        """Only mutual TLS makes a TCP daemon safe to expose; unix:// and ssh:// are secured by the host."""
+        tcp = self.host.startswith("tcp://")
+        if tcp and self.tls is None:
+            raise ValueError(_plain_tcp_message(self.host))
+        if not tcp and self.tls is not None:
+            raise ValueError(
+                f"tls is for tcp:// hosts only; {self.host} is guarded by file permissions or SSH keys: remove tls"
+            )
+        if tcp and _tcp_port(self.host) == DOCKER_PLAIN_PORT:
+            raise ValueError(
+                f"{self.host}: port {DOCKER_PLAIN_PORT} is Docker's unencrypted port; a daemon with "
+                "--tlsverify listens on 2376: use tcp://HOST:2376"
+            )
+        return self
 
     @field_validator("address_pools")
     @classmethod
@@ -365,19 +685,95 @@ class Tls(Frozen):
         return self
 
 
+# What the NetworkPolicy of a cluster's tenants lets out in each mode that takes no `cidrs`.
+_CLOSED_CLUSTER_MODES: dict[str, str] = {
+    "none": "nothing, not even cluster DNS",
+    "models": "cluster DNS and the model gateway only",
+}
+
+
+def _listing(ranges: list[ForbiddenRange]) -> str:
+    named = [f"{r.cidr} ({r.why})" for r in ranges]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _cluster_egress_problems(egress: ClusterEgress) -> list[str]:
+    """Everything wrong with a cluster's egress: a mode Kubernetes cannot enforce, cidrs that do not
+    fit the mode, allowed ranges that reach a forbidden or node range, exclusions carved out of
+    nothing (Kubernetes refuses an ipBlock `except` outside its `cidr`)."""
+    problems: list[str] = []
+    if egress.mode == UNFILTERED:
+        problems.append(
+            "egress mode direct-unfiltered is for Docker targets only: a NetworkPolicy always applies to "
+            "Kubernetes tenants; use internet with cidrs and excluded"
+        )
+    elif egress.mode == "internet" and not egress.cidrs:
+        problems.append(
+            "egress mode internet needs cidrs, the ranges tenants may reach on egress.ports "
+            "(e.g. [0.0.0.0/0, ::/0] with every forbidden range in egress.excluded)"
+        )
+    elif egress.mode != "internet" and egress.cidrs:
+        problems.append(
+            f"egress.cidrs apply only to mode internet, and this cluster's egress mode is {egress.mode!r} "
+            f"({_CLOSED_CLUSTER_MODES[egress.mode]}); set mode: internet or remove cidrs"
+        )
+    allowed = [(cidr, ipaddress.ip_network(cidr)) for cidr in egress.cidrs]
+    excluded = [(cidr, ipaddress.ip_network(cidr)) for cidr in egress.excluded]
+    carved = tuple(net for _, net in excluded)
+    nodes = tuple(ForbiddenRange(cidr, "a node range of this cluster") for cidr in egress.node_cidrs)
+    for cidr, net in allowed:
+        covering = [e for e, ex in excluded if ex.version == net.version and net.subnet_of(ex)]  # type: ignore[arg-type]
+        if covering:
+            problems.append(f"egress.cidrs {cidr} lies inside egress.excluded {covering[0]}, so it allows nothing")
+            continue
+        reached = uncovered_forbidden(net, carved, nodes)
+        if reached:
+            them = "it" if len(reached) == 1 else "them"
+            problems.append(f"egress.cidrs {cidr} reaches {_listing(reached)}; add {them} to egress.excluded")
+    for version in (4, 6):
+        same = [(a, an) for a, an in allowed if an.version == version]
+        outside = [e for e, ex in excluded if ex.version == version and not any(ex.overlaps(an) for _, an in same)]
+        if outside:
+            lies, it = ("lies", "it") if len(outside) == 1 else ("lie", "them")
+            problems.append(
+                f"egress.excluded {', '.join(outside)} {lies} outside every IPv{version} range of egress.cidrs "
+                f"({', '.join(a for a, _ in same) or 'there is none'}): an exclusion is carved out of an "
+                f"allowed range (Kubernetes refuses an except outside its cidr); remove {it} or allow a range "
+                f"around {it}"
+            )
+    return problems
+
+
 class ClusterEgress(Frozen):
-    """Where tenant pods may connect besides cluster DNS: the model providers, or an egress proxy."""
+    """Where tenant pods may connect besides their own namespace: nothing, cluster DNS and the model
+    gateway, or also `cidrs` on `ports` less `excluded` (mode internet). Every range the cluster's
+    tenants may reach stays clear of tenants/egress_ranges.py and of the cluster's own nodes."""
 
-    cidrs: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()  # carved out of `cidrs`, e.g. private ranges and cloud metadata
-    ports: tuple[Annotated[int, Field(strict=True, ge=1, le=65535)], ...] = (443,)
+    mode: EgressMode = "models"
+    cidrs: Cidrs = ()
+    excluded: Cidrs = ()  # carved out of `cidrs`: every forbidden range they reach, and any other
+    node_cidrs: Cidrs = ()  # the nodes' addresses (kubelets, node ports), forbidden like private ranges
+    ports: tuple[Port, ...] = Field(default=(443,), min_length=1)  # an empty list would mean every port
 
-    @field_validator("cidrs", "excluded")
+    @model_validator(mode="before")
     @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for cidr in value:
-            ipaddress.ip_network(cidr)
-        return value
+    def _shorthand(cls, value: object) -> object:
+        return {"mode": value} if isinstance(value, str) else value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return _renamed_direct(value)
+
+    @model_validator(mode="after")
+    def _reach(self) -> ClusterEgress:
+        problems = _cluster_egress_problems(self)
+        if len(problems) > 1:
+            numbered = "; ".join(f"({n}) {p}" for n, p in enumerate(problems, 1))
+            raise ValueError(f"{len(problems)} problems: {numbered}")
+        if problems:
+            raise ValueError(problems[0])
+        return self
 
 
 class KubernetesTarget(Frozen):
@@ -436,6 +832,8 @@ class Images(Frozen):
     proxy: str = "docker.io/library/nginx:1.27.5"
     # Built from Debian and PyPI packages (tests/e2e/images/build.sh); push it to your registry.
     model_gateway: str = "openclaw-local/model-gateway:1.83.10-1"
+    # Debian's nftables in a minimal image (tests/e2e/images/build.sh): applies each Docker host's egress rules.
+    egress_filter: str = "openclaw-local/egress-filter:1.0.6-1"
 
     @field_validator("openclaw")
     @classmethod
@@ -446,7 +844,7 @@ class Images(Frozen):
             )
         return value
 
-    @field_validator("proxy", "model_gateway")
+    @field_validator("proxy", "model_gateway", "egress_filter")
     @classmethod
     def _pinned(cls, value: str) -> str:
         name, _, tag = value.rpartition(":")
@@ -491,6 +889,12 @@ class Tenant(Frozen):
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     overrides: Overrides = Overrides()
     rotation: Annotated[int, Field(strict=True, ge=0, le=1_000_000)] = 0
+    # The host uid/gid its gateway runs as, instead of the one derived from its id (tenants/host_uid.py):
+    # only to settle a collision with another tenant of its target. Changing it re-owns its data.
+    host_uid: Annotated[int, Field(strict=True, ge=HOST_UID_MIN, le=HOST_UID_MAX)] | None = None
+    # Its own host name instead of <id>.<domain>, on a registrable domain no other tenant uses, so that
+    # browsers keep its cookies to it (tenants/cookie_sites.py).
+    domain: DottedDomain | None = None
 
     @field_validator("id")
     @classmethod
@@ -557,6 +961,9 @@ class Fleet(Frozen):
     targets: dict[str, Target]
     tenants: tuple[Tenant, ...]
     models: dict[str, CatalogModel] = Field(default_factory=dict)
+    # Domains of this fleet that the operator has put on the Public Suffix List (as github.io is): to
+    # browsers, each tenant host under one is a site of its own (tenants/cookie_sites.py).
+    public_suffixes: tuple[DottedDomain, ...] = ()
 
     @field_validator("domain")
     @classmethod
@@ -593,23 +1000,28 @@ class Fleet(Frozen):
         return tuple(sorted({t.shard for t in self.tenants}))
 
     def host(self, tenant: Tenant) -> str:
-        return public_host(tenant.id, self.domain, self.targets[tenant.target])
+        return public_host(tenant.id, self.domain, self.targets[tenant.target], own_domain=tenant.domain)
 
     def url(self, tenant: Tenant) -> str:
         target = self.targets[tenant.target]
-        return public_url(public_host(tenant.id, self.domain, target), target)
+        return public_url(self.host(tenant), target)
 
 
-def public_host(tenant_id: str, fleet_domain: str, target: DockerTarget | KubernetesTarget) -> str:
-    """A tenant's public host name; a cluster may serve its own domain."""
-    domain = target.domain if isinstance(target, KubernetesTarget) and target.domain else fleet_domain
-    return f"{tenant_id}.{domain}"
+def public_host(
+    tenant_id: str, fleet_domain: str, target: DockerTarget | KubernetesTarget, *, own_domain: str | None = None
+) -> str:
+    """A tenant's public host name: its own domain, if it has one; else under the fleet's domain, which a
+    cluster, or an edge's ``public_url``, may replace with its own."""
+    if own_domain is not None:
+        return own_domain
+    own = target.domain if isinstance(target, KubernetesTarget) else target.edge.public_domain
+    return f"{tenant_id}.{own or fleet_domain}"
 
 
 def public_url(host: str, target: DockerTarget | KubernetesTarget) -> str:
-    """Where a tenant is reached: a cluster's ingress (https with TLS), or a Docker host's edge port."""
+    """Where a tenant is reached: a cluster's ingress (https with TLS), or a Docker host's edge (https with
+    its certificate or behind the operator's TLS, on its port or ``public_url``'s)."""
     if isinstance(target, KubernetesTarget):
         scheme = "http" if target.tls.mode == "none" else "https"
         return f"{scheme}://{host}"
-    port = "" if target.edge.port == 80 else f":{target.edge.port}"
-    return f"http://{host}{port}"
+    return target.edge.url_of(host)

@@ -35,7 +35,7 @@ from .docker_specs import (
     VolumeSpec,
     network_name,
 )
-from .labels import MANAGED_BY
+from .labels import platform_labels
 from .model import CatalogModel, DockerTarget, Fleet, KubernetesTarget, ModelProvider
 from .model_gateway_names import docker_name, docker_volume_name
 from .resolved import ResolvedTenant
@@ -86,11 +86,7 @@ class ModelGatewayDockerSpec:
 
 
 def gateway_labels(target_name: str) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/component": "model-gateway",
-        "openclaw.io/target": target_name,
-    }
+    return platform_labels("model-gateway", target_name)
 
 
 def upstream_of(provider: ModelProvider, target: DockerTarget | KubernetesTarget) -> str:
@@ -122,7 +118,8 @@ def render_json(document: Mapping[str, Any]) -> str:
 
 
 def registry_entries(tenants: Sequence[ResolvedTenant[Any]], target_name: str) -> tuple[RegistryEntry, ...]:
-    """The target's active tenants: a suspended or offboarded tenant is absent, so its key is refused."""
+    """The target's active tenants that may use models: a suspended or offboarded tenant, or one on
+    egress `none`, is absent, so its key is refused (and a `none` tenant's network is not linked)."""
     return tuple(
         RegistryEntry(
             tenant_id=t.id,
@@ -132,7 +129,7 @@ def registry_entries(tenants: Sequence[ResolvedTenant[Any]], target_name: str) -
             models=t.models.models,
         )
         for t in sorted(tenants, key=lambda t: t.id)
-        if t.tenant.target == target_name and t.tenant.state == "active"
+        if t.tenant.target == target_name and t.tenant.state == "active" and t.egress != "none"
     )
 
 

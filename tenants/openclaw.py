@@ -11,12 +11,14 @@ from .contract import GATEWAY_TOKEN, MODEL_KEY, MODEL_KEY_ENV, SecretRef
 from .model import CatalogModel, ModelApi, Profile
 
 PORT = 18789
-UID = 1000
-GID = 1000
+# The image's own user (node), owner of /app and of the empty state dir a fresh volume copies. Tenants
+# run as a host uid of their own instead (tenants/host_uid.py); the image needs no passwd entry for it.
+IMAGE_UID = 1000
 HOME = "/home/node"
 STATE_DIR = f"{HOME}/.openclaw"
 # The config lives inside the state dir: the gateway creates media/ beside it, so it must be writable.
 CONFIG_PATH = f"{STATE_DIR}/openclaw.json"
+CACHE_DIR = f"{STATE_DIR}/cache"  # XDG_CACHE_HOME: /home/node/.cache is on the read-only root
 WORKDIR = "/app"
 GATEWAY: tuple[str, ...] = ("node", "dist/index.js", "gateway", "--bind", "lan", "--port", str(PORT))
 
@@ -73,7 +75,7 @@ def environment(memory_mib: int) -> dict[str, str]:
         "OPENCLAW_STATE_DIR": STATE_DIR,
         "OPENCLAW_CONFIG_PATH": CONFIG_PATH,
         "OPENCLAW_CONFIG_READONLY": "1",
-        "XDG_CACHE_HOME": f"{STATE_DIR}/cache",
+        "XDG_CACHE_HOME": CACHE_DIR,
         "OPENCLAW_DISABLE_BONJOUR": "1",
         "OPENCLAW_NO_AUTO_UPDATE": "1",
         "NODE_OPTIONS": f"--max-old-space-size={heap_mib(memory_mib)}",

@@ -14,8 +14,10 @@ from typing import Any, Generic, TypeVar
 
 from . import openclaw
 from .contract import SecretRef
+from .host_uid import host_uid
 from .model import (
     DockerTarget,
+    EgressMode,
     Fleet,
     KubernetesTarget,
     Limits,
@@ -47,6 +49,8 @@ class ResolvedTenant(Generic[TargetT]):
     gateway_config_text: str  # openclaw.json as the gateway reads it
     secret_env: Mapping[str, SecretRef]  # variable → the generated secret that fills it
     models: ModelAllowance  # budget, rates and allowed models at the target's model gateway
+    egress: EgressMode  # the plan's mode, else the target's
+    uid: int  # the host uid and gid its gateway runs as (tenants/host_uid.py)
 
     @property
     def id(self) -> str:
@@ -92,7 +96,7 @@ def _resolve(
 ) -> Resolved:
     plan = fleet.plans[tenant.plan]
     limits = effective_limits(plan, tenant.overrides)
-    host = public_host(tenant.id, fleet.domain, target)
+    host = public_host(tenant.id, fleet.domain, target, own_domain=tenant.domain)
     url = public_url(host, target)
     models = effective_model_allowance(plan, tenant, fleet.models)
     own = tuple((m, fleet.models[m]) for m in models.own_models)
@@ -110,4 +114,6 @@ def _resolve(
         gateway_config_text=openclaw.render_config(config),
         secret_env=openclaw.secret_environment(),
         models=models,
+        egress=plan.egress or target.egress.mode,
+        uid=host_uid(tenant.id, tenant.host_uid),
     )

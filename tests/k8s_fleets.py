@@ -92,9 +92,21 @@ def yaml11_label_values(data: Any) -> None:
 
 
 def without_egress_cidrs(data: Any) -> None:
+    """The cluster's default egress mode (`models`): no cidrs, nothing excluded."""
     egress = cluster(data)["egress"]
-    egress.pop("cidrs", None)
-    egress.pop("excluded", None)
+    for key in ("mode", "cidrs", "excluded"):
+        egress.pop(key, None)
+
+
+def plan_egress(**modes: str) -> Edit:
+    """Give plans an egress mode of their own, replacing the cluster's for their tenants."""
+
+    def edit(data: Any) -> None:
+        plans = data.setdefault("plans", {})
+        for plan, mode in modes.items():
+            plans.setdefault(plan, {})["egress"] = mode
+
+    return edit
 
 
 VARIANTS: dict[str, str] = {
@@ -110,6 +122,9 @@ VARIANTS: dict[str, str] = {
         without_egress_cidrs,
     ),
     "tls-none": edited(set_cluster(tls={"mode": "none"})),
+    # One cluster (egress internet), three plans: basic tenants get no egress at all, enterprise ones
+    # only cluster DNS and the model gateway, pro ones also the cluster's cidrs.
+    "egress-per-plan": edited(add_enterprise_tenant, plan_egress(basic="none", enterprise="models")),
     # Tenant label values a YAML 1.1 reader would take for booleans unless quoted.
     "yaml11-labels": edited(yaml11_label_values),
     **{state: edited(add_enterprise_tenant, all_cluster_tenants(state)) for state in TENANT_STATES},

@@ -22,6 +22,7 @@ from model_gateway.ledger import open_ledger
 from tenants import docker_specs as ds
 from tenants import model_gateway_names as gateway_names
 from tenants.contract import OUTPUT_MODEL_KEYS
+from tenants.host_uid import derived_uid
 from tenants.model import Fleet
 from tenants.rendering import fleet_specs
 
@@ -40,7 +41,7 @@ def host(fleet: Fleet, tenant_id: str) -> str:
 
 def node_eval(container: Container, script: str) -> tuple[int, str]:
     """Run a short node script inside a tenant container (bounded by its own timers)."""
-    code, output = container.exec_run(["node", "-e", script], user="1000:1000")
+    code, output = container.exec_run(["node", "-e", script])  # as the container's own user
     return code, output.decode(errors="replace")
 
 
@@ -74,16 +75,18 @@ def apply(applier: Applied, fleet: Fleet) -> None:
     wait_until(edge_answers, timeout_s=30, interval_s=0.2)
 
 
-def read_volume(engine: docker.DockerClient, fleet: Fleet, volume: str, path: str, labels: dict[str, str]) -> str:
-    """Read a file from a tenant volume with a throwaway, network-less container of the same image."""
+def read_volume(engine: docker.DockerClient, fleet: Fleet, tenant_id: str, path: str, labels: dict[str, str]) -> str:
+    """Read a file from a tenant's volume with a throwaway, network-less container of the same image, as
+    the tenant's own host uid (the volume's owner)."""
     image = f"{fleet.images.openclaw}:{fleet.channels['stable']}"
+    uid = derived_uid(tenant_id)
     output = engine.containers.run(
         image,
         entrypoint=["cat"],
         command=[f"/data/{path}"],
-        user="1000:1000",
+        user=f"{uid}:{uid}",
         network_mode="none",
-        volumes={volume: {"bind": "/data", "mode": "ro"}},
+        volumes={ds.volume_name(tenant_id): {"bind": "/data", "mode": "ro"}},
         labels=labels,
         remove=True,
     )
@@ -180,7 +183,7 @@ def test_containers_are_hardened_as_specified(
     assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
     assert hc["Tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
     assert not hc.get("PortBindings")
-    assert config["User"] == "1000:1000"
+    assert config["User"] == f"{derived_uid(tenant_id)}:{derived_uid(tenant_id)}"  # its own host uid
     assert config["Healthcheck"]["Test"][:2] == ["CMD", "node"]
     assert config["Labels"]["openclaw.io/tenant"] == tenant_id
     assert config["Labels"]["app.kubernetes.io/managed-by"] == "openclaw-tenants"
@@ -292,11 +295,11 @@ def test_no_provider_key_is_anywhere_a_tenant_can_read(
     assert f"MINIMAX_API_KEY={MASTER_KEYS['minimax']}" in gateway_env  # the keys are configured, and held there
     for tenant in fleet.tenants:
         container = engine.containers.get(f"openclaw-{tenant.id}")
-        code, environ = container.exec_run(["cat", "/proc/1/environ"], user="1000:1000")
+        code, environ = container.exec_run(["cat", "/proc/1/environ"])
         assert code == 0
         for key in MASTER_KEYS.values():
             assert key.encode() not in environ
-            found, _ = container.exec_run(["grep", "-rqsF", key, "/home/node/.openclaw", "/tmp"], user="1000:1000")
+            found, _ = container.exec_run(["grep", "-rqsF", key, "/home/node/.openclaw", "/tmp"])
             assert found == 1, f"{tenant.id} can read a provider key"
         assert not {"KIMI_API_KEY", "MINIMAX_API_KEY", "MOONSHOT_API_KEY"} & {
             line.split(b"=", 1)[0].decode() for line in environ.split(b"\0") if line
@@ -315,7 +318,7 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
 ) -> None:
     marker = f"marker-{applied.run_id}"
     basic = engine.containers.get(ds.container_name(BASIC))
-    code, _ = basic.exec_run(["sh", "-c", f"echo {marker} > /home/node/.openclaw/marker"], user="1000:1000")
+    code, _ = basic.exec_run(["sh", "-c", f"echo {marker} > /home/node/.openclaw/marker"])
     assert code == 0
 
     # Plan change: the container is replaced with the new limits; the data stays.
@@ -334,14 +337,14 @@ def test_data_survives_plan_change_suspend_and_offboard_and_rotation_swaps_token
     assert not engine.containers.list(all=True, filters={"name": f"^{ds.container_name(BASIC)}$"})
     assert engine.networks.list(names=[ds.network_name(BASIC)])
     assert http_get(port(fleet), host(fleet, BASIC), "/healthz").status == 404
-    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker", applied.run_labels).strip() == marker
+    assert read_volume(engine, fleet, BASIC, "marker", applied.run_labels).strip() == marker
 
     # Offboard: network gone too, data still kept.
     offboarded = with_tenant(suspended, BASIC, state="offboarded")
     apply(applied, offboarded)
     assert not engine.networks.list(names=[ds.network_name(BASIC)])
     assert engine.volumes.get(ds.volume_name(BASIC))
-    assert read_volume(engine, fleet, ds.volume_name(BASIC), "marker", applied.run_labels).strip() == marker
+    assert read_volume(engine, fleet, BASIC, "marker", applied.run_labels).strip() == marker
 
     # Rotation: bumping `rotation` replaces the token; the old one is refused.
     old_token = applied.tokens[PRO]

@@ -3,7 +3,7 @@
 One stack lives through the whole module, in order: up, idempotence and refresh, a new tenant,
 one tenant's edits, an egress change, destroy and up again, and the policy pack on preview. Every
 step goes through the Automation API with the signup service's runner; gateways run the local
-images with no way out (`egress: none`).
+images, reaching only their model gateway (`egress: models`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from harness.waiting import wait_until
 from tenants import docker_specs as ds
 from tenants import model_gateway_names as gateway_names
 from tenants.load import load_fleet
-from tenants.model import Fleet, Overrides
+from tenants.model import DockerEgress, Fleet, Overrides
 
 from ..conftest import TIMINGS
 from ..e2e.conftest import require_engine
@@ -69,13 +69,13 @@ def resource_times(stack: Deployment) -> dict[str, str]:
 
 def write_marker(side: Fleetside, tenant_id: str, marker: str) -> None:
     container = side.client.containers.get(ds.container_name(tenant_id))
-    code, output = container.exec_run(["sh", "-c", f"echo {marker} > /home/node/.openclaw/marker"], user="1000:1000")
+    code, output = container.exec_run(["sh", "-c", f"echo {marker} > /home/node/.openclaw/marker"])  # its own uid
     assert code == 0, output
 
 
 def read_marker(side: Fleetside, tenant_id: str) -> str:
     container = side.client.containers.get(ds.container_name(tenant_id))
-    code, output = container.exec_run(["cat", "/home/node/.openclaw/marker"], user="1000:1000")
+    code, output = container.exec_run(["cat", "/home/node/.openclaw/marker"])
     assert code == 0, output
     return str(output.decode().strip())
 
@@ -110,13 +110,13 @@ class TestLifecycle:
         started_at = {name: docker_side.started_at(name) for name in before}
         added = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
         preview = stack.preview("engine: preview of one added tenant", fleet=added)
-        # Its component, token, model key, volume, network, gateway and pids limit, and the edge's and the
-        # model gateway's links to it; the edge's routes and the model gateway's key registry update in
-        # place. Nothing else changes, nothing is replaced.
+        # Its component, token, model key, volume, its volume's owner, network, gateway and pids limit, and
+        # the edge's and the model gateway's links to it; the edge's routes, the model gateway's key
+        # registry and the host's egress rules update in place. Nothing else changes, nothing is replaced.
         changes = {str(getattr(op, "value", op)): n for op, n in preview.change_summary.items()}
         assert {op: n for op, n in changes.items() if op != "same"} == {
-            "create": 9,
-            "update": 2,
+            "create": 10,
+            "update": 3,
         }
         result = stack.apply(added, "engine: up adding one tenant")
         assert "replace" not in result.summary and "delete" not in result.summary
@@ -161,7 +161,8 @@ class TestLifecycle:
     def test_changing_the_targets_egress_succeeds(self, stack: Deployment, docker_side: Fleetside) -> None:
         current = load_fleet(stack.fleet_file)
         target = current.targets["eng"]
-        opened = current.model_copy(update={"targets": {"eng": target.model_copy(update={"egress": "direct"})}})
+        wider = DockerEgress(mode="internet")
+        opened = current.model_copy(update={"targets": {"eng": target.model_copy(update={"egress": wider})}})
         stack.apply(opened, "engine: up of an egress change (networks replaced)")
         assert docker_side.client.networks.get(ds.network_name(A)).attrs["Internal"] is False
         for tenant in (A, B, C):

@@ -129,7 +129,7 @@ def test_a_failed_real_update_is_reported_and_the_file_stays_valid(tmp_path: Pat
             openclaw="ghcr.io/openclaw/openclaw",
             proxy="docker.io/library/nginx:1.27.5",
             target="nowhere",
-            host="tcp://127.0.0.1:1",  # nothing listens: the Docker provider cannot connect
+            host="unix:///run/openclaw-signup-it-nowhere.sock",  # nothing listens: the Docker provider cannot connect
             port=free_port(),
             seed=f"seed-{shard[-6:]}",
             shard=shard,

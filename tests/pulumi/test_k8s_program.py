@@ -130,7 +130,9 @@ def test_cloudflare_dns_gives_each_live_tenant_a_record(tmp_path: Path) -> None:
         (ROOT / "tenants.yaml")
         .read_text()
         .replace(
-            "    egress: direct\n", "    egress: direct\n    dns: {mode: cloudflare, record_target: 203.0.113.10}\n", 1
+            "    host: unix:///var/run/docker.sock\n",
+            "    host: unix:///var/run/docker.sock\n    dns: {mode: cloudflare, record_target: 203.0.113.10}\n",
+            1,
         )
     )
     (tmp_path / "tenants.yaml").write_text(fleet)

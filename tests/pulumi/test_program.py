@@ -11,12 +11,15 @@ import pytest
 
 from harness.paths import ROOT
 from harness.program_run import ProgramRun, run_program
+from tenants.egress_rules import bridge_name
+from tenants.host_uid import derived_uid
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PIDS = "pulumi-python:dynamic/openclaw:PidsLimit"
+OWNER = "pulumi-python:dynamic/openclaw:VolumeOwner"
 TENANT_STACK = "openclaw:index:TenantStack"
 DOCKER_SHARD = {"shard": "default"}
 
@@ -35,6 +38,7 @@ def test_active_tenant_gets_network_volume_token_container_and_pids_limit(exampl
         "acme-network": NETWORK,
         "acme-gateway": CONTAINER,
         "acme-pids-limit": PIDS,
+        "acme-state-owner": OWNER,
     }
 
 
@@ -67,7 +71,7 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert c["securityOpts"] == ["no-new-privileges:true"]
     assert c["readOnly"] is True
     assert c["init"] is True
-    assert c["user"] == "1000:1000"
+    assert c["user"] == f"{derived_uid('acme')}:{derived_uid('acme')}"  # its own host uid
     assert c["restart"] == "unless-stopped"
     assert c["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=256m"}
     assert (c["cpuQuota"], c["cpuPeriod"]) == (100_000, 100_000)  # 1 CPU, also on hosts with fewer cores
@@ -87,6 +91,21 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert labels["app.kubernetes.io/managed-by"] == "openclaw-tenants"
     assert labels["openclaw.io/tenant"] == "acme"
     assert labels["openclaw.io/plan"] == "basic"
+
+
+def test_the_state_volume_is_owned_by_the_gateways_uid_before_the_gateway_starts(example: ProgramRun) -> None:
+    owner = example.named("acme-state-owner")
+    uid = derived_uid("acme")
+    assert owner.parent == example.named("acme").urn
+    assert {k: owner.inputs[k] for k in ("volume", "uid", "gid", "path", "container", "image")} == {
+        "volume": "openclaw-acme-state",
+        "uid": uid,
+        "gid": uid,
+        "path": "/home/node/.openclaw",
+        "container": "openclaw-acme",
+        "image": "ghcr.io/openclaw/openclaw:2026.9.6",  # the tenant's own image does the chown
+    }
+    assert example.named("acme-gateway").inputs["user"] == f"{uid}:{uid}"
 
 
 def test_plan_limits_and_overrides_reach_the_container(example: ProgramRun) -> None:
@@ -262,13 +281,13 @@ def test_edge_proxy_routes_active_tenants_on_loopback_only(example: ProgramRun) 
 def test_stack_config_overrides_domain_and_edge(tmp_path: Path) -> None:
     run = run_program(
         ROOT / "tenants.yaml",
-        config={**DOCKER_SHARD, "domain": "tenants.example.com", "edgeAddress": "10.0.0.5", "edgePort": "80"},
+        config={**DOCKER_SHARD, "domain": "tenants.example.com", "edgeAddress": "127.0.0.5", "edgePort": "80"},
     )
     assert run.exports["tenants"]["acme"]["url"] == "http://acme.tenants.example.com"
     assert run.named("edge-local-proxy").inputs["ports"][0] == {
         "internal": 8080,
         "external": 80,
-        "ip": "10.0.0.5",
+        "ip": "127.0.0.5",
     }
 
 
@@ -309,7 +328,8 @@ def test_urn_set_of_example_fleet_is_pinned(example: ProgramRun) -> None:
 
 def test_every_docker_resource_uses_its_targets_explicit_provider(example: ProgramRun) -> None:
     docker_resources = [r for r in example.resources if r.type.startswith("docker:index/")]
-    assert len(docker_resources) == 19  # with the model gateway's network, volume, container and image
+    # with the model gateway's network, volume, container and image, and the egress filter's container and image
+    assert len(docker_resources) == 21
     for resource in docker_resources:
         assert resource.provider.startswith(example.named("local-docker").urn), resource.name
 
@@ -319,6 +339,7 @@ def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> No
     assert images == [
         "docker.io/library/nginx:1.27.5",
         "ghcr.io/openclaw/openclaw:2026.9.6",
+        "openclaw-local/egress-filter:1.0.6-1",
         "openclaw-local/model-gateway:1.83.10-1",
     ]
     for container in example.of_type(CONTAINER):
@@ -327,12 +348,15 @@ def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> No
 
 
 def test_closed_egress_gives_internal_networks_without_a_host_address() -> None:
-    """The end-to-end fleet (egress: none) under the program: what the real-engine tests apply."""
+    """The end-to-end fleet (egress: models) under the program: what the real-engine tests apply."""
     run = run_program(ROOT / "tests" / "e2e" / "fleet.yaml")
     for network in run.of_type(NETWORK):
         if network.name.startswith("e2e-"):
             assert network.inputs["internal"] is True
-            assert network.inputs["options"] == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+            assert network.inputs["options"] == {
+                "com.docker.network.bridge.inhibit_ipv4": "true",
+                "com.docker.network.bridge.name": bridge_name("e2e", network.inputs["name"]),
+            }
     edge = run.named("edge-e2e-network").inputs
     assert edge.get("internal") in (None, False)
     assert edge["ipamConfigs"] == [{"subnet": "10.255.255.0/24"}]
@@ -340,6 +364,17 @@ def test_closed_egress_gives_internal_networks_without_a_host_address() -> None:
     assert gateway["image"] == "openclaw-local/openclaw:2026.9.6"
     assert gateway["hostname"] == "openclaw-e2e-basic"
     assert gateway["destroyGraceSeconds"] == 30
+
+
+def test_every_gateway_waits_for_its_hosts_egress_rules(example: ProgramRun) -> None:
+    rules = example.named("egress-local-rules")
+    assert rules.inputs["content"].count('" . "') == 4  # acme, globex, initech and the suspended umbrella
+    gateways = [example.named(f"{tid}-gateway") for tid in ("acme", "globex", "initech")]
+    assert gateways and all(rules.urn in g.dependencies for g in gateways)
+    filter_container = example.named("egress-local-filter").inputs
+    assert filter_container["networkMode"] == "host"
+    assert filter_container["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_NET_ADMIN"]}
+    assert rules.inputs["remove"] == ["nft", "delete", "table", "inet", "openclaw_egress_local"]
 
 
 def test_settings_the_provider_cannot_change_in_place_recreate_the_container(example: ProgramRun) -> None:

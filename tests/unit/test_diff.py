@@ -405,7 +405,7 @@ def test_markdown_without_changes_and_with_a_row_limit() -> None:
 
 def test_markdown_lists_setting_changes() -> None:
     text = render_markdown(diff_of(lambda doc: doc["targets"]["host-c"].update(egress="none")))
-    assert "| `targets.host-c.egress` | direct | none | us |" in text
+    assert "| `targets.host-c.egress.mode` | models | none | us |" in text
 
 
 def test_json_has_stable_keys_and_every_detail() -> None:

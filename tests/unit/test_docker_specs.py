@@ -15,6 +15,7 @@ from tenants import docker_forms, openclaw
 from tenants import docker_specs as ds
 from tenants import model_gateway_specs as mgs
 from tenants.edge_config import Route, render_edge_config
+from tenants.egress_rules import bridge_name
 from tenants.errors import FleetError
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet, Tenant
@@ -133,15 +134,19 @@ def test_closed_egress_networks_are_internal_and_give_the_host_no_address() -> N
     fleet = load_fleet(ROOT / "tests" / "e2e" / "fleet.yaml")
     network = ds.network_spec(on_docker(fleet, fleet.tenants[0]))
     assert network.internal
-    assert network.options == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+    assert network.options == {
+        "com.docker.network.bridge.inhibit_ipv4": "true",
+        ds.BRIDGE_NAME_OPTION: bridge_name("e2e", network.name),
+    }
     edge = ds.edge_spec(fleet, "e2e", docker_tenants(fleet)).network
     assert not edge.internal and edge.subnet == "10.255.255.0/24"
 
 
-def test_target_images_are_the_proxy_and_each_active_channel(fleet: Fleet) -> None:
+def test_target_images_are_the_platform_images_and_each_active_channel(fleet: Fleet) -> None:
     assert ds.target_images(fleet, "local", docker_tenants(fleet)) == (
         "docker.io/library/nginx:1.27.5",
         "openclaw-local/model-gateway:1.83.10-1",
+        "openclaw-local/egress-filter:1.0.6-1",
         "ghcr.io/openclaw/openclaw:2026.9.6",
     )
 
@@ -180,7 +185,11 @@ def test_edge_subnet_inside_the_trusted_pools_is_refused() -> None:
 
 def test_target_settings_a_backend_cannot_use_are_refused() -> None:
     text = (ROOT / "tenants.yaml").read_text()
-    docker_external_dns = text.replace("    egress: direct\n", "    egress: direct\n    dns: {mode: external-dns}\n", 1)
+    docker_external_dns = text.replace(
+        "    host: unix:///var/run/docker.sock\n",
+        "    host: unix:///var/run/docker.sock\n    dns: {mode: external-dns}\n",
+        1,
+    )
     with pytest.raises(FleetError, match=r"targets\.local\.dns: dns mode external-dns needs a Kubernetes target"):
         parse_fleet(docker_external_dns)
     unknown_plan = text.replace("runtime_class: {enterprise: gvisor}", "runtime_class: {platinum: gvisor}")

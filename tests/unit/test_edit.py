@@ -953,7 +953,7 @@ def test_cli_add_with_an_explicit_shard(app: typer.Typer, runner: CliRunner, pat
         (
             ["add", "newco", "--plan", "platinum", "--provider", "kimi"],
             "{path}: 1 problem found\n"
-            "  {path}:89: tenants[6].plan: unknown plan 'platinum'; known: basic, enterprise, pro\n",
+            "  {path}:109: tenants[6].plan: unknown plan 'platinum'; known: basic, enterprise, pro\n",
         ),
         (["suspend", "nobody"], "no tenant 'nobody' in {path}\n"),
         (["resume", "nobody"], "no tenant 'nobody' in {path}\n"),

@@ -23,7 +23,7 @@ RESERVED = (
 )
 NOT_DNS = "is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
 PROVIDERS = "Input should be 'kimi', 'minimax', 'anthropic', 'openai' or 'openrouter'"
-TOP_KEYS = "version, domain, images, channels, defaults, models, plans, targets, tenants"
+TOP_KEYS = "version, domain, public_suffixes, images, channels, defaults, models, plans, targets, tenants"
 PINNED = "must be pinned to an exact tag or digest, like nginx:1.27.5"
 
 from tests.unit.fleets import BASE  # noqa: E402 - line numbers in the cases refer to it
@@ -570,7 +570,7 @@ CASES = [
     ),
     case(
         "target-capacity-missing",
-        swap("    capacity:\n      cpus: 8\n      memory_gib: 32\n      networks: 10\n", "    egress: direct\n"),
+        swap("    capacity:\n      cpus: 8\n      memory_gib: 32\n      networks: 10\n", "    egress: models\n"),
         exact(4, ("targets", "local", "capacity"), "required key is missing"),
     ),
     case(
@@ -671,7 +671,40 @@ CASES = [
     case(
         "egress-unknown",
         swap("    type: docker\n", "    type: docker\n    egress: proxy\n"),
-        exact(6, ("targets", "local", "egress"), "Input should be 'direct' or 'none'; got 'proxy'"),
+        exact(
+            6,
+            ("targets", "local", "egress", "mode"),
+            "Input should be 'none', 'models', 'internet' or 'direct-unfiltered'; got 'proxy'",
+        ),
+    ),
+    case(
+        "egress-direct-renamed",
+        swap("    type: docker\n", "    type: docker\n    egress: direct\n"),
+        exact(
+            6,
+            ("targets", "local", "egress"),
+            "egress 'direct' is now 'direct-unfiltered': it lets tenants reach cloud metadata, the host and "
+            "private networks; use 'internet' (public addresses on allowed ports) or 'models'",
+        ),
+    ),
+    case(
+        "egress-resolver-not-an-address",
+        swap("    type: docker\n", "    type: docker\n    egress: {mode: internet, resolver: dns.example.com}\n"),
+        exact(
+            6,
+            ("targets", "local", "egress", "resolver"),
+            "resolver must be an IP address like 10.0.0.2, not 'dns.example.com'",
+        ),
+    ),
+    case(
+        "egress-excluded-not-a-cidr",
+        swap("    type: docker\n", "    type: docker\n    egress: {mode: internet, excluded: [203.0.113.0/33]}\n"),
+        having(6, ("targets", "local", "egress", "excluded"), "'203.0.113.0/33' is not a CIDR"),
+    ),
+    case(
+        "plan-egress-direct-renamed",
+        swap("tenants:\n", "plans:\n  pro:\n    egress: direct\ntenants:\n"),
+        having(15, ("plans", "pro", "egress"), "egress 'direct' is now 'direct-unfiltered'"),
     ),
     case(
         "address-pool-invalid",

@@ -404,13 +404,13 @@ def test_apply_overrides_domain_and_edge(fleet: Fleet) -> None:
         tenants_file="tenants.yaml",
         shard=ALL_SHARDS,
         domain="localhost",
-        edge_address="203.0.113.7",
+        edge_address="127.0.0.2",
         edge_port=80,
     )
     local = apply_overrides(fleet, overrides)
     assert local.domain == "localhost"
     for target in local.targets.values():
-        assert (target.edge.address, target.edge.port) == ("203.0.113.7", 80)
+        assert (target.edge.address, target.edge.port) == ("127.0.0.2", 80)
     assert local.url(local.tenant("acme")) == "http://acme.localhost"
     assert local.targets["east"].host == "ssh://deploy@east.example.com"
     assert local.targets["east"].capacity == fleet.targets["east"].capacity
@@ -485,7 +485,10 @@ TENANT = "  - {id: acme, target: local, model_provider: kimi}\n"
         ),
         pytest.param("images:\n  proxy: registry.local:5000/nginx:1.27.5\n" + MINIMAL, id="proxy-registry-with-port"),
         pytest.param("images:\n  openclaw: registry.local:5000/mirror/openclaw\n" + MINIMAL, id="openclaw-mirror"),
-        pytest.param(MINIMAL.replace("type: docker", "type: docker\n    host: tcp://10.0.0.5:2376"), id="tcp-host"),
+        pytest.param(
+            MINIMAL.replace("type: docker", "type: docker\n    host: tcp://10.0.0.5:2376\n    tls: local"),
+            id="tcp-host",
+        ),
         pytest.param(MINIMAL.replace("type: docker", "type: docker\n    edge: {address: '::1'}"), id="ipv6-edge"),
         pytest.param(
             MINIMAL.replace("model_provider: kimi}", "model_provider: kimi, labels: {team: ''}}"),

@@ -27,6 +27,7 @@ from tenants import k8s_specs as ks
 from tenants import model_gateway_k8s as mgk
 from tenants import openclaw, units
 from tenants.contract import TENANT_STATES as STATES
+from tenants.host_uid import derived_uid
 from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet, KubernetesTarget, Overrides, Tenant
 from tenants.rendering import render_manifests
@@ -156,7 +157,10 @@ def test_every_variant_covers_what_it_claims() -> None:
     wildcard = cluster_of(FLEETS["wildcard-cloudflare"])
     assert wildcard.tls.mode == "wildcard-secret"
     assert wildcard.dns.mode == "cloudflare" and wildcard.dns.record_target
-    assert wildcard.egress.cidrs == ()
+    assert (wildcard.egress.mode, wildcard.egress.cidrs) == ("models", ())
+    per_plan = FLEETS["egress-per-plan"]
+    modes = {t.plan: resolve(per_plan, t).egress for t in k8s_tenants(per_plan)}
+    assert modes == {"basic": "none", "pro": "internet", "enterprise": "models"}
     assert wildcard.storage_class is None and wildcard.runtime_class == {}
     assert cluster_of(FLEETS["tls-none"]).tls.mode == "none"
     for state in STATES:
@@ -316,7 +320,11 @@ def test_gateway_traffic_allows_only_the_ingress_controller_dns_and_providers(va
         ],
         "ports": [{"protocol": "TCP", "port": 4000}],
     }
-    if not target.egress.cidrs:
+    mode = resolve(fleet, tenant).egress
+    if mode == "none":
+        assert "egress" not in spec
+        return
+    if mode == "models" or not target.egress.cidrs:
         assert spec["egress"] == [dns_rule, gateway_rule]
         return
     assert spec["egress"][:2] == [dns_rule, gateway_rule]
@@ -326,16 +334,35 @@ def test_gateway_traffic_allows_only_the_ingress_controller_dns_and_providers(va
     assert providers["ports"] == [{"protocol": "TCP", "port": port} for port in target.egress.ports]
 
 
-def test_provider_egress_excludes_private_ranges_and_metadata() -> None:
+def test_provider_egress_excludes_every_forbidden_range_and_the_nodes() -> None:
     spec = role(EXAMPLE, EXAMPLE.tenant("hooli"), "gateway-traffic")["spec"]
     assert spec["egress"][2] == {
         "to": [
             {
                 "ipBlock": {
                     "cidr": "0.0.0.0/0",
-                    "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+                    "except": [
+                        "0.0.0.0/8",
+                        "10.0.0.0/8",
+                        "100.64.0.0/10",
+                        "127.0.0.0/8",
+                        "169.254.0.0/16",
+                        "172.16.0.0/12",
+                        "192.0.0.0/24",
+                        "192.168.0.0/16",
+                        "198.18.0.0/15",
+                        "203.0.113.0/24",
+                        "224.0.0.0/4",
+                        "240.0.0.0/4",
+                    ],
                 }
-            }
+            },
+            {
+                "ipBlock": {
+                    "cidr": "::/0",
+                    "except": ["::/127", "::ffff:0:0/96", "64:ff9b::/96", "fc00::/7", "fe80::/10", "ff00::/8"],
+                }
+            },
         ],
         "ports": [{"protocol": "TCP", "port": 443}],
     }
@@ -371,17 +398,18 @@ def test_pod_runs_restricted(variant: str, tenant_id: str) -> None:
     pod = pod_spec(fleet, tenant)
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == ks.SERVICE_ACCOUNT
+    uid = derived_uid(tenant_id)  # the tenant's own host uid, also its group and the volume's group
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
-        "runAsUser": 1000,
-        "runAsGroup": 1000,
-        "fsGroup": 1000,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     security = gateway_container(fleet, tenant)["securityContext"]
     assert security["runAsNonRoot"] is True
-    assert security["runAsUser"] == 1000
-    assert security["runAsGroup"] == 1000
+    assert security["runAsUser"] == uid
+    assert security["runAsGroup"] == uid
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
     assert security["privileged"] is False

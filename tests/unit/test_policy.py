@@ -208,6 +208,55 @@ def test_docker_capabilities_added_back_are_refused() -> None:
     ]
 
 
+def egress_filter_container(**changes: Any) -> dict[str, Any]:
+    props = tenant_container(
+        name="openclaw-egress-local",
+        image="openclaw-local/egress-filter:1.0.6-1",
+        user="0:0",
+        capabilities={"drops": ["ALL"], "adds": ["CAP_NET_ADMIN"]},
+        networkMode="host",
+        volumes=[],
+        networksAdvanced=[],
+        labels=[
+            {"label": "openclaw.io/component", "value": "egress-filter"},
+            {"label": "openclaw.io/target", "value": "local"},
+        ],
+    )
+    return {**props, **changes}
+
+
+def test_the_egress_filter_alone_may_be_root_with_net_admin_on_the_host_network() -> None:
+    checks = (rules.run_as_non_root, rules.drop_all_capabilities, rules.no_host_access)
+    assert [m for check in checks for m in check(CONTAINER, egress_filter_container())] == []
+    tenant = tenant_container(user="0:0", capabilities={"drops": ["ALL"], "adds": ["NET_ADMIN"]}, networkMode="host")
+    assert [m for check in checks for m in check(CONTAINER, tenant)] == [
+        "tenant 'acme' container runs as root (user '0:0')",
+        "tenant 'acme' container adds capabilities back: NET_ADMIN",
+        "tenant 'acme' container shares a namespace: networkMode is 'host'",
+    ]
+
+
+def test_the_egress_filter_gets_nothing_beyond_its_grants() -> None:
+    more = egress_filter_container(capabilities={"drops": ["ALL"], "adds": ["NET_ADMIN", "SYS_ADMIN"]}, pidMode="host")
+    assert rules.drop_all_capabilities(CONTAINER, more) == [
+        "egress filter container adds capabilities back: NET_ADMIN, SYS_ADMIN"
+    ]
+    assert (
+        rules.drop_all_capabilities(
+            CONTAINER, egress_filter_container(capabilities={"drops": ["ALL"], "adds": ["net_admin"]})
+        )
+        == []
+    )
+    assert rules.no_host_access(CONTAINER, more) == ["egress filter container shares a namespace: pidMode is 'host'"]
+    labelled_tenant = egress_filter_container(
+        labels=[
+            {"label": "openclaw.io/component", "value": "egress-filter"},
+            {"label": "openclaw.io/tenant", "value": "acme"},
+        ]
+    )
+    assert rules.run_as_non_root(CONTAINER, labelled_tenant) == ["tenant 'acme' container runs as root (user '0:0')"]
+
+
 def test_drop_all_is_case_insensitive() -> None:
     assert rules.drop_all_capabilities(CONTAINER, tenant_container(capabilities={"drops": ["all"]})) == []
 
@@ -673,7 +722,8 @@ def test_the_example_fleet_violates_no_policy(whole_fleet: ProgramRun) -> None:
     # The run exercises every kind the rules judge, so "no violations" is not vacuous.
     assert {CONTAINER, DEPLOYMENT, rules.NAMESPACE, rules.RESOURCE_QUOTA, rules.LIMIT_RANGE} <= types
     assert {rules.NETWORK_POLICY, "kubernetes:networking.k8s.io/v1:Ingress"} <= types
-    assert len(whole_fleet.of_type(CONTAINER)) == 5  # three active tenants, the edge proxy and the model gateway
+    # three active tenants, the edge proxy, the model gateway and the egress filter
+    assert len(whole_fleet.of_type(CONTAINER)) == 6
     assert violations_of(whole_fleet) == {}
 
 

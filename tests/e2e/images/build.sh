@@ -6,6 +6,8 @@
 #   proxy=openclaw-local/nginx:<nginx version>            the edge proxy
 #   model_gateway=openclaw-local/model-gateway:<litellm version>-<recipe>
 #                                                         the model gateway
+#   egress_filter=openclaw-local/egress-filter:<nftables version>-<recipe>
+#                                                         each Docker host's egress rules
 #
 # All start from a Debian bookworm minbase root filesystem made with
 # debootstrap; packages come from the Debian archive, the npm registry and
@@ -33,6 +35,7 @@ GATEWAY_PACKAGES=(libatomic1 ca-certificates tini)
 PROXY_PACKAGES_FILE="$(dirname "$0")/nginx-packages.txt"
 LITELLM_VERSION=1.83.10
 MODEL_GATEWAY_PACKAGES=(python3 python3-venv ca-certificates tini)
+EGRESS_FILTER_PACKAGES=(nftables)
 
 usage() {
     sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -312,12 +315,14 @@ build_gateway() {
 
 # --- nginx edge proxy image ----------------------------------------------
 
-existing_proxy_tag() {
+# The newest local image of kind $1 (its openclaw-tenants.image label) and repository $2 built by
+# this recipe: images tagged by the version of their main Debian package.
+existing_tag() {
     [ "$REBUILD" -eq 0 ] || return 0
-    docker image ls --filter "label=openclaw-tenants.image=proxy" \
+    docker image ls --filter "label=openclaw-tenants.image=$1" \
         --filter "label=openclaw-tenants.recipe=$RECIPE" \
         --format '{{.Repository}}:{{.Tag}}' |
-        grep '^openclaw-local/nginx:[0-9]' | sort -V | tail -n 1 || true
+        grep "^$2:[0-9]" | sort -V | tail -n 1 || true
 }
 
 build_proxy() {
@@ -453,6 +458,35 @@ build_model_gateway() {
     log "image check: litellm $got"
 }
 
+# --- egress filter image (Debian's nftables) -----------------------------
+
+build_egress_filter() {
+    local root="$WORK/egress-filter" version tag
+    log "root filesystem for the egress filter"
+    prepare_root "$root"
+    root_apt_install "$root" "${EGRESS_FILTER_PACKAGES[@]}"
+    # shellcheck disable=SC2016  # dpkg-query format, not a shell expansion
+    version="$(in_root "$root" dpkg-query -W -f '${Version}' nftables)"
+    version="${version#*:}"
+    version="${version%%-*}"
+    tag="openclaw-local/egress-filter:$version-$RECIPE"
+    install -d -m 0755 "$root/etc/openclaw-egress"
+    finish_root "$root"
+
+    log "docker import $tag"
+    import_root "$root" "$tag" \
+        --change 'CMD ["nft","--version"]' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change "LABEL org.opencontainers.image.title=egress-filter org.opencontainers.image.version=$version openclaw-tenants.image=egress-filter openclaw-tenants.recipe=$RECIPE"
+    rm -rf --one-file-system "$root"
+
+    local got
+    got="$(timeout 60 docker run --rm --network none "$tag" nft --version 2>&1)" ||
+        die "image check failed: $got"
+    log "image check: $got"
+    EGRESS_FILTER_TAG="$tag"
+}
+
 # --- main ----------------------------------------------------------------
 
 PROXY_TAG=""
@@ -463,7 +497,7 @@ else
     build_gateway
 fi
 
-PROXY_TAG="$(existing_proxy_tag)"
+PROXY_TAG="$(existing_tag proxy openclaw-local/nginx)"
 if [ -n "$PROXY_TAG" ]; then
     log "reusing $PROXY_TAG"
 else
@@ -481,4 +515,13 @@ fi
 
 printf 'openclaw=%s\n' "$GATEWAY_TAG"
 printf 'proxy=%s\n' "$PROXY_TAG"
+EGRESS_FILTER_TAG="$(existing_tag egress-filter openclaw-local/egress-filter)"
+if [ -n "$EGRESS_FILTER_TAG" ]; then
+    log "reusing $EGRESS_FILTER_TAG"
+else
+    ensure_base_tarball
+    build_egress_filter
+fi
+
 printf 'model_gateway=%s\n' "$MODEL_GATEWAY_TAG"
+printf 'egress_filter=%s\n' "$EGRESS_FILTER_TAG"
