@@ -156,8 +156,9 @@ reload_dockerd() {
     done
 }
 
+# nft: the egress tests read a host's (or a test namespace's) nftables tables with it.
 ready() {
-    command -v docker >/dev/null 2>&1 && runsc_fresh && runsc_offered
+    command -v docker >/dev/null 2>&1 && command -v nft >/dev/null 2>&1 && runsc_fresh && runsc_offered
 }
 
 if ready; then
@@ -176,6 +177,7 @@ fi
 if ! runsc_fresh; then
     build_runsc
 fi
+command -v nft >/dev/null 2>&1 || apt_install nftables
 
 # daemon.json before docker.io, so an engine started by the package's own
 # service scripts already uses its address pools and runtimes.
