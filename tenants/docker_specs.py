@@ -303,7 +303,9 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
     name = edge_name(target_name)
     network = NetworkSpec(name, internal=False, labels=labels, subnet=target.edge.subnet)
     address, workers = edge_address(target.edge.subnet), edge_workers(target)
-    render = partial(render_edge_config, clients=Clients.of(target.edge), listen_address=address, workers=workers)
+    # The bootstrap config binds the address but leaves clients to the routing config: changing how the
+    # edge treats clients rewrites that config in place and never recreates the container.
+    render = partial(render_edge_config, listen_address=address, workers=workers)
     container = ContainerSpec(
         name=name,
         image=fleet.images.proxy,
@@ -333,7 +335,9 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
         container=container,
         routes=routes,
         links=tuple((r.tenant_id, network_name(r.tenant_id)) for r in routes),
-        config=render(routes, EDGE_PORT, _tls_listener(target), _forwarded_proto(target)),
+        config=render(
+            routes, EDGE_PORT, _tls_listener(target), _forwarded_proto(target), clients=Clients.of(target.edge)
+        ),
         certificate=CertificateFile(target.edge.tls.config_keys()) if target.edge.tls.mode == "certificate" else None,
     )
 

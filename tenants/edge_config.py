@@ -145,10 +145,10 @@ class Clients:
         )
 
     def rate_per_minute(self, rps: int) -> int:
-        return max(1, int(rps * 60 * self.rate_share))
+        return max(1, round(rps * 60 * self.rate_share))
 
     def burst(self, burst: int) -> int:
-        return int(burst * self.rate_share)
+        return round(burst * self.rate_share)
 
 
 def _zones(routes: Sequence[Route], clients: Clients | None) -> list[str]:

@@ -64,7 +64,14 @@ def test_the_proxy_protocol_names_the_client_on_every_listener() -> None:
     listens = re.findall(r"listen ([^;]+);", edge.config)
     assert listens and all(line.endswith("proxy_protocol") or " proxy_protocol " in line for line in listens)
     assert "real_ip_header proxy_protocol;" in edge.config
-    assert "real_ip_header proxy_protocol;" in edge.container.uploads[0].content  # the bootstrap config too
+
+
+def test_client_settings_change_the_routing_config_only_never_the_container() -> None:
+    """The edge container is recreated only for what it is made of; client settings reload in place."""
+    plain = edge_of(with_edge(""))
+    tuned = edge_of(with_edge("trusted_proxies: [10.255.255.10/32], proxy_protocol: true, client_rate_share: 0.2"))
+    assert plain.container == tuned.container and plain.network == tuned.network
+    assert plain.config != tuned.config
 
 
 @pytest.mark.parametrize(
