@@ -96,6 +96,70 @@ def _egress_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+EDGE_KINDS = (
+    ("keepalive", "GET /healthz, one kept-alive connection"),
+    ("new", "GET /healthz, a new connection each"),
+    ("ws", "WebSocket `health` round trips, one open connection"),
+)
+
+
+def _edge_rows(r: dict[str, Any]) -> list[str]:
+    if "edge_ws_tls_added_p50_ms" not in r:
+        return []
+    rows = []
+    for kind, what in EDGE_KINDS:
+        k = f"edge_{kind}"
+        rows.append(
+            _row(
+                f"edge, time added: {what} ({r[f'{k}_count']} per path, {r['edge_rounds']} alternating rounds)",
+                f"TLS p50 +{r[f'{k}_tls_added_p50_ms']} ms (ratio {r[f'{k}_tls_ratio_p50']}), p99 "
+                f"+{r[f'{k}_tls_added_p99_ms']} ms: {r[f'{k}_tls_p50_ms']}/{r[f'{k}_tls_p99_ms']} ms against "
+                f"{r[f'{k}_direct_tls_p50_ms']}/{r[f'{k}_direct_tls_p99_ms']} ms direct; plain p50 "
+                f"+{r[f'{k}_plain_added_p50_ms']} ms (ratio {r[f'{k}_plain_ratio_p50']}), p99 "
+                f"+{r[f'{k}_plain_added_p99_ms']} ms: {r[f'{k}_plain_p50_ms']}/{r[f'{k}_plain_p99_ms']} ms against "
+                f"{r[f'{k}_direct_plain_p50_ms']}/{r[f'{k}_direct_plain_p99_ms']} ms direct",
+                "",
+                None,
+            )
+        )
+    if "edge_added_route_s" in r:
+        rows.append(
+            _row(
+                "edge, a tenant added: from the start of `pulumi up` (3 tenants' stack, TLS edge)",
+                f"route answering {r['edge_added_route_s']} s, 200 from the new gateway {r['edge_added_healthy_s']} s "
+                f"(the update itself {r['edge_added_up_s']} s)",
+                "",
+                None,
+            )
+        )
+    if "edge_reload_route_ms_median" in r:
+        rows.append(
+            _row(
+                "edge, `nginx -s reload` to a new route answering (timed inside the edge)",
+                f"median {r['edge_reload_route_ms_median']} ms, max {r['edge_reload_route_ms_max']} ms "
+                f"({r['edge_reload_count']} reloads); a removed route gone in {r['edge_reload_gone_ms_median']} ms",
+                "",
+                None,
+            )
+        )
+    for case in ("tls", "plain"):
+        k = f"edge_idle_{case}"
+        if f"{k}_held" in r:
+            rows.append(
+                _row(
+                    f"edge, idle {'TLS' if case == 'tls' else 'plain'} connections held (one request each, "
+                    f"bound {r[f'{k}_bound']:,})",
+                    f"{r[f'{k}_held']:,} held, {r[f'{k}_refused']} refused, {r[f'{k}_closed_by_edge']} closed by the "
+                    f"edge during the {r[f'{k}_ramp_s']} s ramp; {r[f'{k}_mib_per_1000']} MiB per 1,000 "
+                    f"({r[f'{k}_memory_base_mib']} → {r[f'{k}_memory_held_mib']} MiB); another client meanwhile: "
+                    f"HTTP {r[f'{k}_other_client_status']}",
+                    "",
+                    None,
+                )
+            )
+    return rows
+
+
 def write_report(r: dict[str, Any], path: Path) -> None:
     m = r["machine"]
     lines = [
@@ -201,6 +265,7 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         )
     lines += _model_gateway_rows(r)
     lines += _egress_rows(r)
+    lines += _edge_rows(r)
     if "engine_cached_ensure_s" in r:
         lines.append(
             _row("engine build, cached (scripts/ensure-pulumi.sh)", f"{r['engine_cached_ensure_s']} s", "seconds", None)
@@ -221,6 +286,11 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         "- Real gateways: seconds from the container's start to `/startupz` answering `started` through the edge "
         "proxy; idle memory is the container's usage less page cache, 20 s after ready. The lean profile "
         "(`plans.<plan>.profile: lean`) loads only the plugins a hosted tenant uses.",
+        "- Edge: one client container of the gateway image on both edges' networks and both tenant networks "
+        "measures each path with the same Node client: straight to a gateway, through the plain edge, through "
+        "the TLS edge (TLS 1.3, ECDSA P-256; a new connection is a full handshake); added = edge path less its "
+        "gateway's direct path, same percentile. Idle connections each make one kept-alive request, then send "
+        "nothing (the edge keeps them 30 s); memory is the edge's cgroup less inactive page cache.",
         "- Signup: service overhead is the time from sending `POST /v1/tenants` to its 202, which includes the "
         "validated, atomic edit of tenants.yaml and the stored job.",
         "",

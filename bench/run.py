@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import docker_runtime, egress, engine_runtime, model_gateway, program_eval, signup_load  # noqa: E402
+from bench import docker_runtime, edge, egress, engine_runtime, model_gateway, program_eval, signup_load  # noqa: E402
 from bench.bench_diff import measure as diff_measure  # noqa: E402
 from bench.report import write_report  # noqa: E402
 
@@ -67,6 +67,7 @@ PARTS: dict[str, tuple[str, Callable[[], Mapping[str, object]]]] = {
     "engine": ("real Pulumi engine", engine_runtime.measure),
     "models": ("model gateway", model_gateway.measure),
     "egress": ("egress filter", egress.measure),
+    "edge": ("edge proxy", edge.measure),
     "build": ("engine build, cached", engine_build),
 }
 

@@ -27,6 +27,7 @@ import pytest
 from pulumi import automation as auto
 
 from harness.deployment import Deployment, Fleetside
+from harness.local_ca import Leaf, Pki
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
 from tenants import openclaw
@@ -82,60 +83,9 @@ def host_of(tenant_id: str) -> str:
 # --- a CA of the test's own -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Leaf:
-    cert: str  # PEM
-    key: str  # PEM
-    serial: str  # as Python's ssl reports it: upper-case hex
-
-
-@dataclass(frozen=True)
-class Pki:
-    """A CA and wildcard certificates for ``*.<DOMAIN>`` it signs, all made by openssl in ``directory``."""
-
-    directory: Path
-
-    @property
-    def ca(self) -> Path:
-        return self.directory / "ca.pem"
-
-    def _openssl(self, *args: str) -> str:
-        done = subprocess.run(
-            ["openssl", *args], cwd=self.directory, capture_output=True, text=True, timeout=60, check=True
-        )
-        return done.stdout
-
-    @classmethod
-    def create(cls, directory: Path) -> Pki:
-        pki = cls(directory)
-        pki._openssl(
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-            "-subj", "/CN=openclaw-tenants edge test CA", "-keyout", "ca.key", "-out", "ca.pem",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        )  # fmt: skip
-        return pki
-
-    def leaf(self, name: str) -> Leaf:
-        (self.directory / f"{name}.ext").write_text(
-            f"subjectAltName=DNS:*.{DOMAIN}\nbasicConstraints=critical,CA:FALSE\n"
-            "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-            "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
-        )
-        self._openssl(
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-subj", f"/CN=*.{DOMAIN}", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-        )  # fmt: skip
-        self._openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
-        )  # fmt: skip
-        serial = self._openssl("x509", "-in", f"{name}.pem", "-noout", "-serial").strip().split("=", 1)[1]
-        return Leaf((self.directory / f"{name}.pem").read_text(), (self.directory / f"{name}.key").read_text(), serial)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki.create(tmp_path_factory.mktemp("edge-pki"))
+    return Pki.create(tmp_path_factory.mktemp("edge-pki"), DOMAIN)
 
 
 # --- clients, only ever of 127.0.0.1 --------------------------------------------------------------
