@@ -16,7 +16,6 @@ import io
 import socket
 import ssl
 import statistics
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -35,7 +34,7 @@ from bench.figures import print_figures, record
 from harness.deployment import Deployment, Fleetside
 from harness.gateway_client import _connect_params
 from harness.local_ca import Pki
-from harness.paths import ROOT
+from harness.local_images import local_images
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
 from tenants import openclaw
@@ -99,17 +98,6 @@ CA_IN_CLIENT = "/pki/ca.pem"
 
 def host_of(tenant_id: str) -> str:
     return f"{tenant_id}.{DOMAIN}"
-
-
-def _images() -> dict[str, str]:
-    out = subprocess.run(
-        ["bash", str(ROOT / "tests" / "e2e" / "images" / "build.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=3600,
-    ).stdout
-    return dict(line.split("=", 1) for line in out.split())
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -414,7 +402,7 @@ def added_figures(deployment: Deployment, grown: Fleet, pki: Pki) -> dict[str, o
 
 
 def measure() -> dict[str, object]:
-    images = _images()
+    images = local_images()
     fleet, engine = bench_fleet(), docker.from_env(timeout=120)
     if f"{fleet.images.openclaw}:{fleet.channels['stable']}" != images["openclaw"]:
         raise RuntimeError(f"the fleet's gateway image is not the local build {images['openclaw']}")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.egress_probe import node_output
+from harness.local_images import local_images
 from harness.netns_lab import PUBLIC, NetnsLab, enter
-from harness.paths import ROOT
 from tenants.egress_rules import GuardedBridge, bridge_name, render_ruleset, table_name
 from tenants.model import DockerEgress
 
@@ -48,17 +48,6 @@ const once = () => new Promise((done, fail) => {
   console.log(JSON.stringify(times));
 })();
 """.replace("PUBLIC", PUBLIC).replace("COUNT", str(REQUESTS))
-
-
-def _images() -> dict[str, str]:
-    out = subprocess.run(
-        ["bash", str(ROOT / "tests" / "e2e" / "images" / "build.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=3600,
-    ).stdout
-    return dict(line.split("=", 1) for line in out.split())
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -111,7 +100,7 @@ def rules_cost() -> dict[str, Any]:
 
 
 def latency() -> dict[str, Any]:
-    images = _images()
+    images = local_images()
     lab = NetnsLab(Path(tempfile.mkdtemp(prefix="bench-egress-")))
     out: dict[str, Any] = {}
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import statistics
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -28,6 +27,7 @@ from docker.models.containers import Container
 
 from bench.figures import print_figures, record
 from harness import model_gateway_rig as gateway_rig
+from harness.local_images import local_images
 from harness.model_gateway_rig import address, put_file
 from harness.waiting import wait_until
 from model_gateway.registry import key_digest
@@ -209,15 +209,7 @@ def added(direct: list[float], through: list[float]) -> dict[str, float]:
 
 
 def build_image() -> str:
-    built = subprocess.run(
-        ["bash", str(ROOT / "tests" / "e2e" / "images" / "build.sh")],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=True,
-    )
-    tags = dict(line.split("=", 1) for line in built.stdout.split())
-    return tags["model_gateway"]
+    return local_images()["model_gateway"]
 
 
 def measure() -> dict[str, object]:

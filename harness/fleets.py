@@ -390,3 +390,43 @@ def mutate_fleet(
         shrunk=ids(shrunk),
         moved=ids(moved),
     )
+
+
+def local_fleet(
+    target: str,
+    tenants: list[Doc],
+    edge: Doc,
+    *,
+    domain: str = "localhost",
+    plans: Doc | None = None,
+    **target_settings: Any,
+) -> str:
+    """A small fleet on the local engine with the local images (tests/e2e/images/build.sh): one target
+    whose model gateway reaches only the fake upstream, tenants reaching nothing but their model
+    gateway unless ``target_settings`` says otherwise. Each real-engine test gives its own ``edge``
+    (port and subnet) so stacks can run side by side on one daemon."""
+    doc: Doc = {
+        "version": 1,
+        "domain": domain,
+        "images": {
+            "openclaw": "openclaw-local/openclaw",
+            "proxy": "openclaw-local/nginx:1.22.1",
+            "model_gateway": "openclaw-local/model-gateway:1.83.10-1",
+        },
+        "defaults": {"target": target, "model_provider": "minimax"},
+        **({"plans": plans} if plans else {}),
+        "targets": {
+            target: {
+                "type": "docker",
+                "egress": "models",
+                "model_gateway": {"egress": "none", "upstreams": {"minimax": "http://fake-upstream:8080"}},
+                "edge": {"address": "127.0.0.1", **edge},
+                "address_pools": ["172.30.0.0/16"],
+                "capacity": {"cpus": 2, "memory_gib": 24, "networks": 30},
+                "overcommit": {"cpu": 4},
+                **target_settings,
+            }
+        },
+        "tenants": tenants,
+    }
+    return fleet_yaml(doc)

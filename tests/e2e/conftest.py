@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pulumi import automation as auto
 from harness import model_gateway_rig as gateway_rig
 from harness.deployment import ENGINE_BIN, Deployment, Fleetside
 from harness.gateway_client import started
+from harness.local_images import ImageBuildError, local_images
 from harness.waiting import wait_until
 from tenants import model_gateway_names as gateway_names
 from tenants.load import load_fleet
@@ -59,12 +59,10 @@ def engine() -> docker.DockerClient:
 @pytest.fixture(scope="session")
 def images(engine: docker.DockerClient) -> dict[str, str]:
     """Build (or reuse) the local images; the fleet file names the same tags."""
-    result = subprocess.run(
-        ["bash", str(HERE / "images" / "build.sh")], capture_output=True, text=True, timeout=1200, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"building the local images failed:\n{result.stderr[-3000:]}")
-    return dict(line.split("=", 1) for line in result.stdout.split())
+    try:
+        return local_images(timeout_s=1200)
+    except ImageBuildError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

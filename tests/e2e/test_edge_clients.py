@@ -34,6 +34,7 @@ from pulumi.automation import EngineEvent, OpType
 
 from harness.deployment import Deployment, Fleetside
 from harness.egress_probe import Probe, run_probes
+from harness.fleets import local_fleet
 from harness.gateway_client import Reply, http_get, started, ws_connect, ws_open
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
@@ -49,38 +50,15 @@ TARGET = "clients"
 EDGE_PORT, LB_PORT = 18680, 18681
 SUBNET = ipaddress.ip_network("10.255.247.0/24")
 EDGE_IP, LB_IP, HOST_IP = str(SUBNET[2]), str(SUBNET[10]), str(SUBNET[1])
-FLEET = f"""\
-version: 1
-domain: localhost
-images:
-  openclaw: openclaw-local/openclaw
-  proxy: openclaw-local/nginx:1.22.1
-  model_gateway: openclaw-local/model-gateway:1.83.10-1
-defaults:
-  target: {TARGET}
-  model_provider: minimax
-plans:
-  # alpha: room for the handshake storms below (a client's share: 50 r/s, burst 100)
-  basic: {{rate_limit_rps: 100, burst: 200}}
-  # bravo: a client's share is 5 r/s with a burst of 10, the tenant's 10 r/s with 20
-  pro: {{cpus: 1, rate_limit_rps: 10, burst: 20}}
-targets:
-  {TARGET}:
-    type: docker
-    egress: none
-    model_gateway:
-      egress: none
-      upstreams: {{minimax: "http://fake-upstream:8080"}}
-    edge: {{address: 127.0.0.1, port: {EDGE_PORT}, subnet: {SUBNET}, trusted_proxies: [{LB_IP}/32]}}
-    address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
-    overcommit: {{cpu: 4}}
-tenants:
-  - id: {ALPHA}
-    plan: basic
-  - id: {BRAVO}
-    plan: pro
-"""
+FLEET = local_fleet(
+    TARGET,
+    [{"id": ALPHA, "plan": "basic"}, {"id": BRAVO, "plan": "pro"}],
+    {"port": EDGE_PORT, "subnet": str(SUBNET), "trusted_proxies": [f"{LB_IP}/32"]},
+    # alpha: room for the handshake storms below (a client's share: 50 r/s, burst 100); bravo: a client's
+    # share is 5 r/s with a burst of 10, the tenant's 10 r/s with 20
+    plans={"basic": {"rate_limit_rps": 100, "burst": 200}, "pro": {"cpus": 1, "rate_limit_rps": 10, "burst": 20}},
+    egress="none",
+)
 RUN = {"openclaw-tenants.test/run": uuid.uuid4().hex[:12]}
 CLIENT_HEADER = "X-Test-Client"
 # The test's load balancer: the client is whatever X-Test-Client says; bodies and upgrades pass through.

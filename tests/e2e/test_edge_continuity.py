@@ -17,6 +17,7 @@ import docker
 import pytest
 
 from harness.deployment import Deployment, Fleetside, with_tenant
+from harness.fleets import local_fleet
 from harness.gateway_client import GatewaySession, http_get, started, ws_connect
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
@@ -32,31 +33,12 @@ PORT = 18780
 EDGE = ds.edge_name(TARGET)
 DRAIN_TIMEOUT_S = 30.0
 
-FLEET_YAML = f"""
-version: 1
-domain: localhost
-images:
-  openclaw: openclaw-local/openclaw
-  proxy: openclaw-local/nginx:1.22.1
-  model_gateway: openclaw-local/model-gateway:1.83.10-1
-defaults:
-  target: {TARGET}
-  model_provider: minimax
-plans:
-  pro: {{cpus: 1.5}}
-targets:
-  {TARGET}:
-    type: docker
-    egress: models
-    model_gateway: {{egress: none}}
-    edge: {{address: 127.0.0.1, port: {PORT}, subnet: 10.255.246.0/24}}
-    address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
-    overcommit: {{cpu: 4}}
-tenants:
-  - id: {A}
-  - id: {B}
-"""
+FLEET_YAML = local_fleet(
+    TARGET,
+    [{"id": A}, {"id": B}],
+    {"port": PORT, "subnet": "10.255.246.0/24"},
+    plans={"pro": {"cpus": 1.5}},
+)
 
 # Every nginx process of the edge: pid and command line (the image has a shell, but no ps).
 LIST_NGINX = 'for d in /proc/[0-9]*; do printf "%s %s\\n" "${d#/proc/}" "$(tr "\\0" " " < "$d/cmdline")"; done'

@@ -27,6 +27,7 @@ import pytest
 from pulumi import automation as auto
 
 from harness.deployment import Deployment, Fleetside
+from harness.fleets import local_fleet
 from harness.local_ca import Leaf, Pki
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
@@ -41,36 +42,13 @@ ALPHA, BRAVO = "tls-alpha", "tls-bravo"
 # Three labels: Node (the CLI) accepts no wildcard directly under a top-level name such as *.localhost.
 DOMAIN = "tls.localhost"
 HTTPS_PORT, HTTP_PORT = 18580, 18581
-FLEET = f"""\
-version: 1
-domain: {DOMAIN}
-images:
-  openclaw: openclaw-local/openclaw
-  proxy: openclaw-local/nginx:1.22.1
-  model_gateway: openclaw-local/model-gateway:1.83.10-1
-defaults:
-  target: tls
-  model_provider: minimax
-targets:
-  tls:
-    type: docker
-    egress: none
-    model_gateway:
-      egress: none
-      upstreams: {{minimax: "http://fake-upstream:8080"}}
-    edge:
-      address: 127.0.0.1
-      port: {HTTPS_PORT}
-      http_port: {HTTP_PORT}
-      subnet: 10.255.248.0/24
-      tls: certificate
-    address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
-    overcommit: {{cpu: 4}}
-tenants:
-  - id: {ALPHA}
-  - id: {BRAVO}
-"""
+FLEET = local_fleet(
+    "tls",
+    [{"id": ALPHA}, {"id": BRAVO}],
+    {"port": HTTPS_PORT, "http_port": HTTP_PORT, "subnet": "10.255.248.0/24", "tls": "certificate"},
+    domain=DOMAIN,
+    egress="none",
+)
 CERT_KEY, KEY_KEY = "openclaw-tenants:edgeTlsCert", "openclaw-tenants:edgeTlsKey"
 TIMEOUT_S = 10.0
 CLI_TIMEOUT_S = 120

@@ -20,6 +20,7 @@ from pulumi.automation import EngineEvent, OpType
 
 from components.volume_owner import VolumeOwnerProvider
 from harness.deployment import Deployment, Fleetside, with_tenant
+from harness.fleets import local_fleet
 from harness.gateway_client import http_get, started, ws_connect
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
@@ -34,31 +35,12 @@ from .conftest import BOOT_TIMEOUT_S, require_engine
 
 ALPHA, BRAVO = "uid-alpha", "uid-bravo"
 EDGE_PORT = 18380
-FLEET = f"""\
-version: 1
-domain: localhost
-images:
-  openclaw: openclaw-local/openclaw
-  proxy: openclaw-local/nginx:1.22.1
-  model_gateway: openclaw-local/model-gateway:1.83.10-1
-defaults:
-  target: uid
-  model_provider: minimax
-targets:
-  uid:
-    type: docker
-    egress: none
-    model_gateway:
-      egress: none
-      upstreams: {{minimax: "http://fake-upstream:8080"}}
-    edge: {{address: 127.0.0.1, port: {EDGE_PORT}, subnet: 10.255.250.0/24}}
-    address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
-    overcommit: {{cpu: 4}}
-tenants:
-  - id: {ALPHA}
-  - id: {BRAVO}
-"""
+FLEET = local_fleet(
+    "uid",
+    [{"id": ALPHA}, {"id": BRAVO}],
+    {"port": EDGE_PORT, "subnet": "10.255.250.0/24"},
+    egress="none",
+)
 RUN = {"openclaw-tenants.test/run": uuid.uuid4().hex[:12]}
 NEW_UID = 2_000_000_777  # an override, as for a collision
 LEGACY_MARKER = f"written-as-1000-{RUN['openclaw-tenants.test/run']}"

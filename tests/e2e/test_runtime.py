@@ -21,6 +21,7 @@ from docker.models.containers import Container
 from pulumi.automation import CommandError, EngineEvent, OpType
 
 from harness.deployment import Deployment, Fleetside, with_tenant
+from harness.fleets import local_fleet
 from harness.gateway_client import http_get, started, ws_connect
 from harness.waiting import wait_until
 from signup.runner import UpdateError
@@ -35,36 +36,14 @@ from .conftest import BOOT_TIMEOUT_S, require_engine
 GVISOR, RUNC = "rt-gvisor", "rt-runc"
 EDGE_PORT = 18280
 MISSING = "no-such-runtime"
-FLEET = f"""\
-version: 1
-domain: localhost
-images:
-  openclaw: openclaw-local/openclaw
-  proxy: openclaw-local/nginx:1.22.1
-  model_gateway: openclaw-local/model-gateway:1.83.10-1
-defaults:
-  target: rt
-  model_provider: minimax
-plans:
-  pro: {{cpus: 1.5}}
-targets:
-  rt:
-    type: docker
-    egress: none
-    runtime: {{pro: runsc}}
-    model_gateway:
-      egress: none
-      upstreams: {{minimax: "http://fake-upstream:8080"}}
-    edge: {{address: 127.0.0.1, port: {EDGE_PORT}, subnet: 10.255.251.0/24}}
-    address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
-    overcommit: {{cpu: 4}}
-tenants:
-  - id: {GVISOR}
-    plan: pro
-  - id: {RUNC}
-    plan: basic
-"""
+FLEET = local_fleet(
+    "rt",
+    [{"id": GVISOR, "plan": "pro"}, {"id": RUNC, "plan": "basic"}],
+    {"port": EDGE_PORT, "subnet": "10.255.251.0/24"},
+    plans={"pro": {"cpus": 1.5}},
+    egress="none",
+    runtime={"pro": "runsc"},
+)
 
 
 @pytest.fixture(scope="module")
