@@ -294,6 +294,26 @@ class ContainerFileProvider(InPlaceProvider):
                 else:
                     raise RuntimeError(f"{' '.join(command)} failed in {props['container']}: {output.decode()[-400:]}")
 
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Runs the resource's ``remove`` command (as ``remove_user``) in its container, if it has one;
+        output containing one of ``remove_ok`` means already done. A container that is gone or stopped
+        takes the file with it."""
+        remove = list(props.get("remove") or [])
+        if not remove:
+            return
+        with _client(props) as client:
+            try:
+                container = client.containers.get(props["container"])
+                code, output = _exec(container, remove, user=str(props.get("remove_user") or ""))
+            except NotFound:
+                return
+            except APIError as exc:
+                if "is not running" in str(exc):
+                    return
+                raise
+        if code != 0 and not any(ok.encode() in output for ok in props.get("remove_ok") or []):
+            raise RuntimeError(f"{' '.join(remove)} failed in {props['container']}: {output.decode()[-400:]}")
+
 
 def _file_props(
     on: RunningContainer, path: str, content: pulumi.Input[str], commands: list[list[str]]
@@ -333,7 +353,7 @@ def certificate_problem(pem: object) -> str | None:
 class NginxCertificateProvider(ContainerFileProvider):
     """A running nginx's certificate and key, one file readable by its user alone: refused before it
     replaces the file unless the two belong together, then ``nginx -t`` and a graceful reload. Deleting
-    the resource deletes the file."""
+    the resource deletes the file (its ``remove`` command)."""
 
     KEYS = (*ContainerFileProvider.KEYS, "owner", "group", "mode")
 
@@ -346,21 +366,6 @@ class NginxCertificateProvider(ContainerFileProvider):
         if problem:
             raise RuntimeError(problem)
         super()._apply(props)
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        with _client(props) as client:
-            try:
-                container = client.containers.get(props["container"])
-                # As root, who owns the directory: nginx's user may read the file, not unlink it.
-                code, output = _exec(container, ["rm", "-f", props["path"]], user="0")
-            except NotFound:
-                return  # the file went with its container
-            except APIError as exc:
-                if "is not running" in str(exc):
-                    return  # a stopped container's file goes with it
-                raise
-            if code != 0:
-                raise RuntimeError(f"rm {props['path']} failed in {props['container']}: {output.decode()}")
 
 
 class NginxCertificate(Resource, module="openclaw", name="NginxCertificate"):
@@ -381,7 +386,9 @@ class NginxCertificate(Resource, module="openclaw", name="NginxCertificate"):
     ) -> None:
         commands = [[*NGINX, "-t", "-q"], [*NGINX, "-s", "reload"]]
         props = {**_file_props(on, path, pulumi.Output.secret(pem), commands), "owner": owner, "group": group}
-        super().__init__(NginxCertificateProvider(), name, {**props, "mode": mode}, opts)
+        # As root, who owns the directory: nginx's user may read the file, not unlink it.
+        removal = {"remove": ["rm", "-f", path], "remove_user": "0"}
+        super().__init__(NginxCertificateProvider(), name, {**props, "mode": mode, **removal}, opts)
 
 
 class ContainerFile(Resource, module="openclaw", name="ContainerFile"):
@@ -391,21 +398,6 @@ class ContainerFile(Resource, module="openclaw", name="ContainerFile"):
         self, name: str, *, on: RunningContainer, path: str, content: pulumi.Input[str], opts: pulumi.ResourceOptions
     ) -> None:
         super().__init__(ContainerFileProvider(), name, _file_props(on, path, content, []), opts)
-
-
-class NftRulesetProvider(ContainerFileProvider):
-    """The egress filter's ruleset: written, applied with ``nft -f``; deleting the resource deletes
-    the table from the host's kernel (it outlives the container otherwise, by design)."""
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        with _client(props) as client:
-            try:
-                container = client.containers.get(props["container"])
-            except NotFound:
-                return  # removed behind the program's back: nothing left to run nft in
-            code, output = _exec(container, list(props["remove"]))
-            if code != 0 and b"No such file or directory" not in output:
-                raise RuntimeError(f"{' '.join(props['remove'])} failed in {props['container']}: {output.decode()}")
 
 
 class NftRuleset(Resource, module="openclaw", name="NftRuleset"):
@@ -422,5 +414,10 @@ class NftRuleset(Resource, module="openclaw", name="NftRuleset"):
         remove: list[str],
         opts: pulumi.ResourceOptions,
     ) -> None:
-        props = {**_file_props(on, path, content, [apply]), "remove": remove}
-        super().__init__(NftRulesetProvider(), name, props, opts)
+        # Deleting the resource deletes the table from the host's kernel (it outlives the container otherwise).
+        props = {
+            **_file_props(on, path, content, [apply]),
+            "remove": remove,
+            "remove_ok": ["No such file or directory"],
+        }
+        super().__init__(ContainerFileProvider(), name, props, opts)
