@@ -50,15 +50,21 @@ TARGET = "clients"
 EDGE_PORT, LB_PORT = 18680, 18681
 SUBNET = ipaddress.ip_network("10.255.247.0/24")
 EDGE_IP, LB_IP, HOST_IP = str(SUBNET[2]), str(SUBNET[10]), str(SUBNET[1])
-FLEET = local_fleet(
-    TARGET,
-    [{"id": ALPHA, "plan": "basic"}, {"id": BRAVO, "plan": "pro"}],
-    {"port": EDGE_PORT, "subnet": str(SUBNET), "trusted_proxies": [f"{LB_IP}/32"]},
-    # alpha: room for the handshake storms below (a client's share: 50 r/s, burst 100); bravo: a client's
-    # share is 5 r/s with a burst of 10, the tenant's 10 r/s with 20
-    plans={"basic": {"rate_limit_rps": 100, "burst": 200}, "pro": {"cpus": 1, "rate_limit_rps": 10, "burst": 20}},
-    egress="none",
-)
+
+
+def clients_fleet(**edge: object) -> str:
+    return local_fleet(
+        TARGET,
+        [{"id": ALPHA, "plan": "basic"}, {"id": BRAVO, "plan": "pro"}],
+        {"port": EDGE_PORT, "subnet": str(SUBNET), "trusted_proxies": [f"{LB_IP}/32"], **edge},
+        # alpha: room for the handshake storms below (a client's share: 50 r/s, burst 100); bravo: a client's
+        # share is 5 r/s with a burst of 10, the tenant's 10 r/s with 20
+        plans={"basic": {"rate_limit_rps": 100, "burst": 200}, "pro": {"cpus": 1, "rate_limit_rps": 10, "burst": 20}},
+        egress="none",
+    )
+
+
+FLEET = clients_fleet()
 RUN = {"openclaw-tenants.test/run": uuid.uuid4().hex[:12]}
 CLIENT_HEADER = "X-Test-Client"
 # The test's load balancer: the client is whatever X-Test-Client says; bodies and upgrades pass through.
@@ -417,10 +423,7 @@ def test_with_the_proxy_protocol_the_balancers_header_names_the_client(
 ) -> None:
     """Last: from here on the edge takes PROXY protocol connections only, so plain HTTP is refused."""
     proxy = edge(engine).id
-    switched = FLEET.replace(
-        f"trusted_proxies: [{LB_IP}/32]}}", f"trusted_proxies: [{LB_IP}/32], proxy_protocol: true}}"
-    )
-    assert switched != FLEET
+    switched = clients_fleet(proxy_protocol=True)
     stack.apply(parse_fleet(switched), "edge clients: up with proxy_protocol")
     assert edge(engine).id == proxy  # reloaded in place
     marker = uuid.uuid4().hex
