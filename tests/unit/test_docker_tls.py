@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pulumi
 import pytest
@@ -21,6 +20,8 @@ from components.stack_config import docker_tls
 from tenants.errors import FleetError, Problem
 from tenants.load import parse_fleet
 from tenants.model import DockerHostTls, DockerTarget
+
+from .stack_config_fixtures import config, set_secrets
 
 FLEET = """\
 version: 1
@@ -114,24 +115,7 @@ def test_every_key_is_required_in_the_long_form() -> None:
 
 # --- the stack's config -------------------------------------------------------------------------
 
-PROJECT = "openclaw-tenants"
-
-
-@pytest.fixture
-def config() -> Iterator[pulumi.Config]:
-    """The stack's config on an event loop of the test's own, left with no output pending."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield pulumi.Config(PROJECT)
-    pulumi.runtime.set_all_config({}, [])
-    pending = asyncio.all_tasks(loop)
-    if pending:
-        loop.run_until_complete(asyncio.wait(pending, timeout=10))
-    loop.close()
-
-
-def set_secrets(values: dict[str, str]) -> None:
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in values.items()}, [f"{PROJECT}:{k}" for k in values])
+__all__ = ["config"]  # the fixture, used by name
 
 
 def test_missing_keys_are_named_with_their_target(config: pulumi.Config) -> None:

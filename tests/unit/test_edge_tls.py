@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pulumi
@@ -23,6 +22,8 @@ from tenants.model import DockerTarget, Edge, Fleet
 from tenants.resolved import DockerTenant, resolve_all
 from tenants.stack_overrides import StackOverrides, apply_overrides
 from tenants.tenant_info import tenant_info
+
+from .stack_config_fixtures import config, set_secrets
 
 FLEET = """\
 version: 1
@@ -292,24 +293,7 @@ def test_named_keys_are_kept() -> None:
 
 # --- the stack's config -------------------------------------------------------------------------------
 
-PROJECT = "openclaw-tenants"
-
-
-@pytest.fixture
-def config() -> Iterator[pulumi.Config]:
-    """The stack's config on an event loop of the test's own, left with no output pending."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield pulumi.Config(PROJECT)
-    pulumi.runtime.set_all_config({}, [])
-    pending = asyncio.all_tasks(loop)
-    if pending:
-        loop.run_until_complete(asyncio.wait(pending, timeout=10))
-    loop.close()
-
-
-def set_secrets(values: dict[str, str]) -> None:
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in values.items()}, [f"{PROJECT}:{k}" for k in values])
+__all__ = ["config"]  # the fixture, used by name
 
 
 def edge_target(edge: str) -> DockerTarget:
