@@ -8,13 +8,15 @@ STAMP    := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12
 STACK    ?= dev
 STATE    := $(CURDIR)/.pulumi-state
 PASSFILE := $(CURDIR)/.pulumi-passphrase
+# The dev stack's restic repository password (keep it: without it no snapshot can be read).
+BACKUP_PASSFILE := $(CURDIR)/.backup-password
 # The engine scripts/ensure-pulumi.sh builds: its CLI first on PATH, its plugin directory, no downloads.
 ENGINE   := $(CURDIR)/.tools/pulumi
 ENGINE_ENV := PATH=$(ENGINE)/bin:$$PATH PULUMI_HOME=$(ENGINE)/home PULUMI_SKIP_UPDATE_CHECK=true \
               PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_IGNORE_AMBIENT_PLUGINS=true
 PULUMI_ENV := $(ENGINE_ENV) PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE)
 
-.PHONY: help venv test lint engine pulumi-engine tools postgres bench stack up preview destroy outputs clean
+.PHONY: help venv test lint engine pulumi-engine tools postgres data-tools bench stack up preview destroy outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
@@ -56,12 +58,16 @@ policy/venv/.installed: policy/requirements.txt
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# Debian's restic and openssh-server on the host, for the backup tests.
+data-tools:
+	@bash scripts/ensure-data-tools.sh
+
 # checkov lives in its own tool environment (its pins clash with the project's).
 tools:
 	@bash scripts/install-checkov.sh
 
 # pytest exits 5 when it collects nothing: that fails the run, as it should.
-test: lint engine pulumi-engine tools postgres
+test: lint engine pulumi-engine tools postgres data-tools
 	cd scripts/pulumi-engine/language-python && GOFLAGS=-mod=readonly go vet ./... && GOFLAGS=-mod=readonly go test ./...
 	$(ENGINE_ENV) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile tests
 
@@ -76,13 +82,15 @@ define require_tools
 	@bash scripts/ensure-docker.sh >/dev/null || { echo "make $(1): no Docker engine answers; install Docker Engine and start it (docker info must work)"; exit 1; }
 endef
 
-$(PASSFILE):
+$(PASSFILE) $(BACKUP_PASSFILE):
 	@umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
 
-stack: venv $(PASSFILE)
+stack: venv $(PASSFILE) $(BACKUP_PASSFILE)
 	@mkdir -p $(STATE)
 	@$(PULUMI_ENV) pulumi login --non-interactive file://$(STATE) >/dev/null
 	@$(PULUMI_ENV) pulumi stack select --non-interactive --create $(STACK) >/dev/null
+	@$(PULUMI_ENV) pulumi config get backupPassword --stack $(STACK) >/dev/null 2>&1 || \
+	  $(PULUMI_ENV) pulumi config set --secret backupPassword --stack $(STACK) -- "$$(cat $(BACKUP_PASSFILE))"
 
 up:
 	$(call require_tools,up)

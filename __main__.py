@@ -3,6 +3,8 @@
 import pulumi
 
 from components import (
+    BackupAgent,
+    BackupAgentArgs,
     DockerBackend,
     DockerHost,
     DockerHostArgs,
@@ -17,11 +19,14 @@ from components import (
     KubernetesModelGatewayArgs,
     ModelGateway,
     ModelGatewayArgs,
+    StorageAgent,
+    StorageAgentArgs,
     TenantStack,
     TenantStackArgs,
 )
 from components.model_gateway import GatewayKeys
 from components.stack_config import (
+    backup_secrets,
     dns_zone_id,
     docker_tls,
     edge_certificate,
@@ -31,10 +36,12 @@ from components.stack_config import (
     refuse_tenant_keys,
 )
 from tenants.contract import OUTPUT_MODEL_KEYS, OUTPUT_TENANTS, OUTPUT_TOKENS, TENANT_URL
+from tenants.data_agent_specs import backup_agent_spec, storage_agent_spec
 from tenants.docker_specs import edge_spec, target_images, tenant_spec
 from tenants.egress_filter_specs import egress_filter_spec
 from tenants.errors import FleetError
 from tenants.fleet_warnings import fleet_warnings
+from tenants.k8s_backup_specs import backup_job
 from tenants.k8s_specs import tenant_manifests
 from tenants.load import load_fleet
 from tenants.model import DockerTarget, KubernetesTarget
@@ -85,6 +92,19 @@ def egress_filter(name: str) -> EgressFilter:
 
 
 filters = {name: egress_filter(name) for name in docker_targets}
+
+
+def storage_agent(name: str) -> StorageAgent | None:
+    """Each Docker host's disk agent: it makes every tenant's disk before the tenant's volume binds it."""
+    spec = storage_agent_spec(fleet, name)
+    if spec is None:
+        return None
+    args = StorageAgentArgs(spec=spec, docker_host=hosts[name].daemon, image=hosts[name].images[spec.image])
+    return StorageAgent(f"storage-{name}", args, opts=pulumi.ResourceOptions(providers=[hosts[name].provider]))
+
+
+storage = {name: storage_agent(name) for name in docker_targets}
+repository = backup_secrets(config, fleet.backups) if tenants else {}
 clusters = {
     name: KubernetesCluster(name, KubernetesClusterArgs(kubeconfig=kubeconfig(config, target), context=target.context))
     for name, target in k8s_targets.items()
@@ -99,12 +119,17 @@ for resolved in tenants:
         spec = tenant_spec(resolved)
         host = hosts[tenant.target]
         image = host.images[spec.container.image] if spec.container else ""
+        agent = storage[tenant.target]
         backend = DockerBackend(
-            spec=spec, docker_host=host.daemon, image=image, egress_rules=filters[tenant.target].rules
+            spec=spec,
+            docker_host=host.daemon,
+            image=image,
+            egress_rules=filters[tenant.target].rules,
+            storage_agent=agent.on if agent else None,
         )
         provider = host.provider
     else:
-        backend = KubernetesBackend(manifests=tenant_manifests(resolved))
+        backend = KubernetesBackend(manifests=tenant_manifests(resolved, backup_job(fleet)))
         provider = clusters[tenant.target].provider
     dns = resolved.target.dns
     stacks[tenant.id] = TenantStack(
@@ -155,6 +180,15 @@ for name in docker_targets:
         ),
         opts=on_host,
     )
+    backup = backup_agent_spec(fleet, name, on_docker)
+    if backup is not None:
+        BackupAgent(
+            f"backup-{name}",
+            BackupAgentArgs(
+                spec=backup, docker_host=host.daemon, image=host.images[backup.container.image], secrets=repository
+            ),
+            opts=on_host,
+        )
 for name in k8s_targets:
     KubernetesModelGateway(
         f"models-{name}",

@@ -65,7 +65,7 @@ targets:
     model_gateway: {{egress: none, upstreams: {{minimax: "http://fake-upstream:8080"}}}}
     edge: {{address: 127.0.0.1, port: {HTTPS_PORT}, http_port: {HTTP_PORT}, subnet: {TLS_SUBNET}, tls: certificate}}
     address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
+    capacity: {{cpus: 2, memory_gib: 24, networks: 30, storage_gib: 1000}}
     overcommit: {{cpu: 4}}
   {PLAIN_TARGET}:
     type: docker
@@ -73,7 +73,7 @@ targets:
     model_gateway: {{egress: none, upstreams: {{minimax: "http://fake-upstream:8080"}}}}
     edge: {{address: 127.0.0.1, port: {PLAIN_PORT}, subnet: {PLAIN_SUBNET}}}
     address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
+    capacity: {{cpus: 2, memory_gib: 24, networks: 30, storage_gib: 1000}}
     overcommit: {{cpu: 4}}
 tenants:
   - {{id: {TLS_TENANT}, target: {TLS_TARGET}}}

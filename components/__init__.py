@@ -1,5 +1,6 @@
 """Pulumi components: translate the pure specs of ``tenants`` into resources, and nothing else."""
 
+from .data_agents import BackupAgent, BackupAgentArgs, StorageAgent, StorageAgentArgs
 from .docker_host import DockerHost, DockerHostArgs
 from .edge_proxy import EdgeProxy, EdgeProxyArgs
 from .egress_filter import EgressFilter, EgressFilterArgs
@@ -8,6 +9,8 @@ from .model_gateway import KubernetesModelGateway, KubernetesModelGatewayArgs, M
 from .tenant_stack import DockerBackend, KubernetesBackend, TenantStack, TenantStackArgs
 
 __all__ = [
+    "BackupAgent",
+    "BackupAgentArgs",
     "DockerBackend",
     "DockerHost",
     "DockerHostArgs",
@@ -22,6 +25,8 @@ __all__ = [
     "KubernetesModelGatewayArgs",
     "ModelGateway",
     "ModelGatewayArgs",
+    "StorageAgent",
+    "StorageAgentArgs",
     "TenantStack",
     "TenantStackArgs",
 ]

@@ -46,6 +46,9 @@ from pulumi.dynamic import (
 
 RELOAD_ATTEMPTS = 40  # x 0.25 s: nginx in a container that has just started needs a moment
 RELOAD_PAUSE_S = 0.25
+# x 2 s: how long an in-place change waits for a gateway stopped for a consistent snapshot (backups.max_stop_s
+# bounds the stop itself; most snapshots take seconds).
+STOPPED_ATTEMPTS, STOPPED_PAUSE_S = 450, 2.0
 NGINX = ("nginx", "-e", "stderr")  # as the container runs it: errors to stderr, not /var/log
 
 
@@ -178,12 +181,19 @@ class PidsLimitProvider(InPlaceProvider):
     KEYS = (*CONTAINER_KEYS, "limit")
 
     def _apply(self, props: dict[str, Any]) -> None:
+        """The daemon updates only a running container: one its backup agent has stopped for a snapshot
+        is waited for (bounded), as it is started again in every case."""
         with _client(props) as client:
             # The SDK's update_container has no pids argument; the endpoint takes PidsLimit. Its request
             # helpers are private, and so absent from the SDK's type stubs.
             api: Any = client.api
             url = api._url("/containers/{0}/update", props["container"])
-            api._raise_for_status(api._post_json(url, data={"PidsLimit": int(props["limit"])}))
+            for _ in range(STOPPED_ATTEMPTS):
+                response = api._post_json(url, data={"PidsLimit": int(props["limit"])})
+                if response.status_code != 500 or "stopped container" not in response.text:
+                    break
+                time.sleep(STOPPED_PAUSE_S)
+            api._raise_for_status(response)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The daemon's value, so a refresh shows a limit changed behind the program's back."""

@@ -44,6 +44,9 @@ def volume(logical_name: str, spec: VolumeSpec, opts: pulumi.ResourceOptions) ->
     return docker.Volume(
         logical_name,
         name=spec.name,
+        # Only a disk's bind names its driver: an existing plain volume keeps the inputs it was created with.
+        driver="local" if spec.driver_opts else None,
+        driver_opts=dict(spec.driver_opts) or None,
         labels=labels(docker.VolumeLabelArgs, spec.labels),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
     )
@@ -106,7 +109,15 @@ def container(
             docker.ContainerNetworksAdvancedArgs(name=n, ipv4_address=spec.addresses.get(named))
             for named, n in zip(spec.networks, networks, strict=True)
         ],
-        volumes=[docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path) for m in spec.mounts],
+        volumes=[
+            *(docker.ContainerVolumeArgs(volume_name=volumes[m.volume], container_path=m.path) for m in spec.mounts),
+            *(
+                docker.ContainerVolumeArgs(host_path=b.host_path, container_path=b.path, read_only=b.read_only or None)
+                for b in spec.binds
+            ),
+        ],
+        pid_mode=spec.pid_mode,
+        device_cgroup_rules=list(spec.device_cgroup_rules) or None,
         uploads=[
             docker.ContainerUploadArgs(
                 file=u.path,

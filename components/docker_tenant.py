@@ -1,15 +1,17 @@
-"""A tenant's Docker specs → its network, volume (owned by its uid), gateway container and pids limit."""
+"""A tenant's Docker specs → its disk, network, volume (owned by its uid), gateway container and pids limit."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import pulumi
+import pulumi_random as random
 
 from tenants.docker_specs import TenantDockerSpec
 
 from . import docker_resources, docker_runtime
-from .docker_ops import DockerDaemon
+from .docker_ops import DockerDaemon, RunningContainer
+from .tenant_disk import TenantDisk
 from .volume_owner import VolumeOwner
 
 
@@ -21,11 +23,15 @@ def build(
     secrets: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
     after: Sequence[pulumi.Resource] = (),
+    storage_agent: RunningContainer | None = None,
 ) -> pulumi.Output[str]:
     """Create the tenant's resources under ``parent``; returns its network's name ("" without one)."""
     child = pulumi.ResourceOptions(parent=parent)
     tid = spec.tenant_id
-    volume = docker_resources.volume(f"{tid}-state", spec.volume, child)
+    disk = _disk(spec, storage_agent, child)
+    volume = docker_resources.volume(
+        f"{tid}-state", spec.volume, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=disk))
+    )
     if spec.network is None:
         return pulumi.Output.from_input("")
     network = docker_resources.network(f"{tid}-network", spec.network, child)
@@ -46,6 +52,7 @@ def build(
                     stop_timeout_s=spec.container.stop_grace_s,
                     labels=spec.volume.labels,
                     opts=child,
+                    disk=disk[0].created if disk else None,
                 )
             ]
         )
@@ -60,7 +67,20 @@ def build(
             secrets=secrets,
             networks=[network.name],
             volumes={spec.volume.name: volume.name},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*after, *owned, *checked])),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[*after, *disk, *owned, *checked])
+            ),
         )
         docker_resources.pids_limit(f"{tid}-pids-limit", spec.container, gateway, docker_host, child)
     return network.name
+
+
+def _disk(spec: TenantDockerSpec, agent: RunningContainer | None, opts: pulumi.ResourceOptions) -> list[TenantDisk]:
+    """The tenant's disk, claimed by a random id made with the tenant (none on a target of plain volumes)."""
+    if spec.disk is None:
+        return []
+    if agent is None:
+        raise ValueError(f"tenant {spec.tenant_id!r} has a disk but its target has no disk agent")
+    tid = spec.tenant_id
+    claim = random.RandomId(f"{tid}-disk-claim", byte_length=16, opts=opts)
+    return [TenantDisk(f"{tid}-disk", spec=spec.disk, on=agent, claim=claim.hex, opts=opts)]

@@ -33,8 +33,13 @@ _KINDS: Mapping[str, tuple[Factory, tuple[str, ...]]] = {
     "Deployment": (k8s.apps.v1.Deployment, ("spec",)),
     "Service": (k8s.core.v1.Service, ("spec",)),
     "Ingress": (k8s.networking.v1.Ingress, ("spec",)),
+    "Role": (k8s.rbac.v1.Role, ("rules",)),
+    "RoleBinding": (k8s.rbac.v1.RoleBinding, ("roleRef", "subjects")),
+    "CronJob": (k8s.batch.v1.CronJob, ("spec",)),
 }
-_ARG_NAMES = {"automountServiceAccountToken": "automount_service_account_token"}
+_ARG_NAMES = {"automountServiceAccountToken": "automount_service_account_token", "roleRef": "role_ref"}
+# Kinds created once all that precedes them exists: their pods use it.
+_AFTER_ALL = frozenset({"Deployment", "CronJob"})
 # A digest of the Secret on the pod template: a new token or key rolls the pod, so the old one stops working.
 SECRET_REVISION = "openclaw.io/secret-revision"
 
@@ -87,7 +92,7 @@ def create_objects(
             kwargs["string_data"] = secret_data[role]
         if manifest["kind"] == "Deployment":
             kwargs["spec"] = _revision(rolling_secret).apply(partial(_with_revision, manifest["spec"]))
-        depends = list(created.values()) if manifest["kind"] == "Deployment" else list(created.values())[:1]
+        depends = list(created.values()) if manifest["kind"] in _AFTER_ALL else list(created.values())[:1]
         created[role] = factory(
             f"{prefix}-{role}",
             metadata=metadata,
@@ -97,6 +102,13 @@ def create_objects(
     return created
 
 
+def config_string_data(keys: Mapping[str, str], config: pulumi.Config) -> pulumi.Output[Any]:
+    """A Secret's data: each key filled from the Pulumi secret config key it names; always a secret."""
+    names = list(keys)
+    values = [config.require_secret(keys[name]) for name in names]
+    return pulumi.Output.secret(pulumi.Output.all(*values).apply(lambda vs: dict(zip(names, vs, strict=True))))
+
+
 def build(
     manifests: TenantManifests,
     secrets: Mapping[str, pulumi.Input[str]],
@@ -104,10 +116,12 @@ def build(
 ) -> dict[str, pulumi.CustomResource]:
     """Create every object of ``manifests`` as a child of ``parent``; names ``<tenant id>-<role>``."""
     data = string_data(manifests.secret_env, secrets)
+    config = pulumi.Config()
+    from_config = {role: config_string_data(keys, config) for role, keys in manifests.config_secrets.items()}
     return create_objects(
         manifests.tenant_id,
         manifests.objects,
-        secret_data={"secret": data},
+        secret_data={"secret": data, **from_config},
         rolling_secret=data,
         retained=RETAINED,
         parent=parent,

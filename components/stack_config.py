@@ -7,8 +7,15 @@ from typing import get_args
 
 import pulumi
 
-from tenants.contract import LEDGER_URL
-from tenants.model import Dns, DockerTarget, KubernetesTarget, ModelProvider, Tenant
+from tenants.contract import (
+    BACKUP_PASSWORD,
+    BACKUP_S3_ACCESS_KEY,
+    BACKUP_S3_SECRET_KEY,
+    BACKUP_SSH_KEY,
+    LEDGER_URL,
+    SecretRef,
+)
+from tenants.model import Backups, Dns, DockerTarget, KubernetesTarget, ModelProvider, Tenant
 from tenants.model_gateway_specs import MASTER_KEY
 from tenants.stack_overrides import StackOverrides
 
@@ -113,3 +120,24 @@ def edge_certificate(config: pulumi.Config, name: str, target: DockerTarget) -> 
         )
     cert, key = (config.require_secret(key) for key in files)
     return EdgeCertificate(cert=cert, key=key)
+
+
+def backup_secrets(config: pulumi.Config, backups: Backups | None) -> dict[str, pulumi.Output[str]]:
+    """The backup repository's password and credentials from secret config; {} without a repository. Every
+    missing key is named before anything is registered: a stack never runs without the key to its backups."""
+    if backups is None:
+        return {}
+    refs: dict[str, SecretRef] = {backups.password: BACKUP_PASSWORD}
+    if backups.kind == "sftp":
+        refs[backups.ssh_key] = BACKUP_SSH_KEY
+    if backups.kind == "s3":
+        refs |= {backups.s3_access_key: BACKUP_S3_ACCESS_KEY, backups.s3_secret_key: BACKUP_S3_SECRET_KEY}
+    missing = [key for key in refs if not config.get_secret(key)]
+    if missing:
+        raise pulumi.RunError(
+            f"backups ({backups.kind} repository {backups.repository}) need the secret config "
+            f"key{'s' if len(missing) > 1 else ''} openclaw-tenants:{', openclaw-tenants:'.join(missing)}: "
+            + "; ".join(f"pulumi config set --secret {key} ..." for key in missing)
+            + ". Keep the password safe outside the stack as well: without it no snapshot can be read"
+        )
+    return {ref: config.require_secret(key) for key, ref in refs.items()}

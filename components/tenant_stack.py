@@ -15,7 +15,7 @@ from tenants.tenant_info import TenantInfo
 
 from . import docker_tenant, k8s_tenant
 from .dns import tenant_dns
-from .docker_ops import DockerDaemon
+from .docker_ops import DockerDaemon, RunningContainer
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class DockerBackend:
     image: pulumi.Input[str]
     # The host's egress rules: the gateway container starts only once its bridge is guarded.
     egress_rules: pulumi.Resource | None = None
+    storage_agent: RunningContainer | None = None  # makes the tenant's disk (storage mode disk)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class TenantStack(pulumi.ComponentResource):
                 secrets=secrets,
                 parent=self,
                 after=[backend.egress_rules] if backend.egress_rules else [],
+                storage_agent=backend.storage_agent,
             )
         else:
             k8s_tenant.build(backend.manifests, secrets, parent=self)

@@ -38,7 +38,7 @@ SCRIPT = """set -eu
 [ -n "$(ls -A "$1")" ] || mkdir -m 0700 "$4"
 find "$1" \\( ! -uid "$2" -o ! -gid "$3" \\) -exec chown -h "$2:$3" {} +
 """
-KEYS = ("host", "volume", "path", "uid", "gid", "seed")
+KEYS = ("host", "volume", "path", "uid", "gid", "seed", "disk")
 
 
 def _owner(props: Mapping[str, Any]) -> tuple[int, int]:
@@ -127,8 +127,11 @@ class VolumeOwner(Resource, module="openclaw", name="VolumeOwner"):
         stop_timeout_s: int,
         labels: Mapping[str, str],
         opts: pulumi.ResourceOptions,
+        disk: pulumi.Input[str] | None = None,
     ) -> None:
+        # A disk made again (after a lost one) is empty, and Docker copies the image's owner into it.
         props: dict[str, Any] = {
+            "disk": disk or "",
             "host": daemon.host,
             **(daemon.tls.props() if daemon.tls else {}),
             "volume": volume,

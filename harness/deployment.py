@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,10 +22,11 @@ from docker import DockerClient
 from pulumi import automation as auto
 
 from signup.runner import AutomationRunner, UpResult
+from tenants import data_names
 from tenants import docker_specs as ds
 from tenants import egress_filter_specs as egress
 from tenants import model_gateway_names as gateway_names
-from tenants.model import Fleet
+from tenants.model import DockerTarget, Fleet
 
 from .fleets import fleet_yaml
 from .paths import ROOT
@@ -173,11 +176,32 @@ class Fleetside:
         for name in [ds.network_name(t.id) for t in fleet.tenants] + platform:
             for network in self.client.networks.list(names=[name]):
                 network.remove()
-        volumes = [ds.volume_name(t.id) for t in fleet.tenants]
-        for name in volumes + [gateway_names.docker_volume_name(n) for n in targets_of(fleet)]:
+        volumes = [ds.volume_name(t.id, mode) for t in fleet.tenants for mode in ("disk", "volume")]
+        platform_volumes = [
+            name
+            for n in targets_of(fleet)
+            for name in (gateway_names.docker_volume_name(n), data_names.backup_state_volume(n))
+        ]
+        for name in volumes + platform_volumes:
             for volume in self.client.volumes.list(filters={"name": name}):
                 if volume.name == name:
                     volume.remove(force=True)
+        remove_disks(fleet)
+
+
+def remove_disks(fleet: Fleet) -> None:
+    """Unmount and delete the disks of the fleet's tenants on this host (their agent is gone by now, so the
+    agent's own module does it here, as root): a later run may reuse the ids."""
+    for tenant in fleet.tenants:
+        target = fleet.targets[tenant.target]
+        if not isinstance(target, DockerTarget) or target.storage.mode != "disk":
+            continue
+        root = data_names.disk_root(target.storage.root, tenant.target)
+        env = {**os.environ, data_names.DISK_ROOT_ENV: root}
+        command = [sys.executable, "-m", "data_agent", "disks", "remove", tenant.id]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not remove the disk of {tenant.id} under {root}: {done.stderr[-400:]}")
 
 
 def targets_of(fleet: Fleet) -> list[str]:
@@ -185,10 +209,16 @@ def targets_of(fleet: Fleet) -> list[str]:
 
 
 def container_names(fleet: Fleet) -> list[str]:
-    """Every tenant gateway, edge proxy, model gateway and egress filter the fleet can have."""
+    """Every tenant gateway, edge proxy, model gateway, egress filter and data agent the fleet can have."""
     platform = [
         name
         for n in targets_of(fleet)
-        for name in (ds.edge_name(n), gateway_names.docker_name(n), egress.filter_name(n))
+        for name in (
+            ds.edge_name(n),
+            gateway_names.docker_name(n),
+            egress.filter_name(n),
+            data_names.storage_agent_name(n),
+            data_names.backup_agent_name(n),
+        )
     ]
     return [ds.container_name(t.id) for t in fleet.tenants] + platform

@@ -36,6 +36,8 @@ PLANS = (*BUILT_IN_PLANS, "starter")
 PLAN_WEIGHTS = (55, 30, 5, 10)
 STATE_WEIGHTS = (85, 10, 5)  # in the order of TENANT_STATES
 TENANTS_PER_HOST = 200
+# Where the real-engine tests' tenant disks live on this host: apart from the dev stack's (make up).
+TEST_DISK_ROOT = "/var/lib/openclaw-tenants/test-disks"
 PROVIDERS = ("kimi", "minimax", "anthropic", "openai", "openrouter")
 # A custom plan with a price in cents, so cost sums exercise exact decimal arithmetic.
 STARTER_PLAN: dict[str, Any] = {
@@ -74,7 +76,7 @@ def docker(networks: int = 30) -> Doc:
     return {
         "type": "docker",
         "host": "ssh://ops@host",
-        "capacity": {"cpus": 16, "memory_gib": 64, "networks": networks},
+        "capacity": {"cpus": 16, "memory_gib": 64, "networks": networks, "storage_gib": 10_000_000},
     }
 
 
@@ -132,7 +134,7 @@ def docker_host(index: int) -> Doc:
     return {
         "type": "docker",
         "host": f"ssh://ops@{host_name(index)}.internal",
-        "capacity": {"cpus": 256, "memory_gib": 4096, "networks": 4096},
+        "capacity": {"cpus": 256, "memory_gib": 4096, "networks": 4096, "storage_gib": 10_000_000},
         "overcommit": {"cpu": 16.0, "memory": 2.0},
         "address_pools": ["172.30.0.0/16"],
     }
@@ -277,7 +279,7 @@ class Mutation:
     """Which tenants each edit of ``mutate_fleet`` touched (sorted ids; the sets are disjoint)."""
 
     added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()  # offboarded tenants whose lines were removed: safe
+    removed: tuple[str, ...] = ()  # offboarded tenants whose lines were removed: destructive (data forgotten)
     removed_live: tuple[str, ...] = ()  # active or suspended tenants removed: destructive
     suspended: tuple[str, ...] = ()
     resumed: tuple[str, ...] = ()
@@ -399,6 +401,7 @@ def local_fleet(
     *,
     domain: str = "localhost",
     plans: Doc | None = None,
+    backups: Doc | None = None,
     **target_settings: Any,
 ) -> str:
     """A small fleet on the local engine with the local images (tests/e2e/images/build.sh): one target
@@ -415,6 +418,7 @@ def local_fleet(
         },
         "defaults": {"target": target, "model_provider": "minimax"},
         **({"plans": plans} if plans else {}),
+        **({"backups": backups} if backups else {}),
         "targets": {
             target: {
                 "type": "docker",
@@ -422,8 +426,9 @@ def local_fleet(
                 "model_gateway": {"egress": "none", "upstreams": {"minimax": "http://fake-upstream:8080"}},
                 "edge": {"address": "127.0.0.1", **edge},
                 "address_pools": ["172.30.0.0/16"],
-                "capacity": {"cpus": 2, "memory_gib": 24, "networks": 30},
+                "capacity": {"cpus": 2, "memory_gib": 24, "networks": 30, "storage_gib": 1000},
                 "overcommit": {"cpu": 4},
+                "storage": {"root": TEST_DISK_ROOT},
                 **target_settings,
             }
         },

@@ -14,7 +14,7 @@ class ImageBuildError(RuntimeError):
 
 
 def local_images(timeout_s: float = 3600) -> dict[str, str]:
-    """Role (openclaw, proxy, model_gateway, egress_filter) → the tag built or reused for it."""
+    """Role (openclaw, proxy, model_gateway, egress_filter, data_agent) → the tag built or reused for it."""
     result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=timeout_s, check=False)
     if result.returncode != 0:
         raise ImageBuildError(f"building the local images failed:\n{result.stderr[-3000:]}")

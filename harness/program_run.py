@@ -14,9 +14,12 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
 
+from tenants.model import Backups
+
 from .paths import ROOT
 
 PROJECT = "openclaw-tenants"
+BACKUP_PASSWORD_KEY: str = Backups.model_fields["password"].default
 SECRET_SIG = rpc._special_sig_key
 
 
@@ -76,6 +79,8 @@ class _Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"generated-token-for-{args.name}"
+        if args.typ == "random:index/randomId:RandomId":
+            state["hex"] = f"generated-id-for-{args.name}"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -119,6 +124,7 @@ def run_program(
     config: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     program: Path = ROOT / "__main__.py",
+    backup_password: str | None = "program-run-backup-password",
 ) -> ProgramRun:
     """Evaluate a program (the project's own by default) once against a fleet file; returns every
     registration and the exports."""
@@ -132,8 +138,10 @@ def run_program(
         f"{PROJECT}:tenantsFile": str(tenants_file),
         **{f"{PROJECT}:{k}": v for k, v in (config or {}).items()},
     }
-    values |= {f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()}
-    pulumi.runtime.set_all_config(values, [f"{PROJECT}:{k}" for k in (secrets or {})])
+    # A fleet with backups needs its repository's password; a test of its absence passes backup_password=None.
+    secrets = {**({BACKUP_PASSWORD_KEY: backup_password} if backup_password else {}), **(secrets or {})}
+    values |= {f"{PROJECT}:{k}": v for k, v in secrets.items()}
+    pulumi.runtime.set_all_config(values, [f"{PROJECT}:{k}" for k in secrets])
 
     exported: dict[str, Any] = {}
     real_export = pulumi.export

@@ -20,15 +20,17 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 SMALL_CAPACITY = "      cpus: 8\n      memory_gib: 32\n      networks: 30"
 LARGE_CAPACITY = "      cpus: 128\n      memory_gib: 1024\n      networks: 4096"
+SMALL_STORAGE, LARGE_STORAGE = "      storage_gib: 1000 ", "      storage_gib: 100000 "
 
 
 def write_example_fleet(path: Path) -> Path:
     """The example fleet at ``path``, its local Docker host large enough for a few hundred basic tenants."""
     text = EXAMPLE_FLEET_FILE.read_text(encoding="utf-8")
-    if SMALL_CAPACITY not in text:
+    if SMALL_CAPACITY not in text or SMALL_STORAGE not in text:
         raise AssertionError("tenants.yaml's local capacity changed; update harness/signup_service.py")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace(SMALL_CAPACITY, LARGE_CAPACITY), encoding="utf-8")
+    larger = text.replace(SMALL_CAPACITY, LARGE_CAPACITY).replace(SMALL_STORAGE, LARGE_STORAGE)
+    path.write_text(larger, encoding="utf-8")
     return path
 
 

@@ -41,10 +41,29 @@ INGRESS_TYPES = frozenset(
 TENANT_LABEL = "openclaw.io/tenant"
 COMPONENT_LABEL = "openclaw.io/component"
 EDGE_COMPONENT = "edge"
-# The one container allowed the host's network namespace, as root with CAP_NET_ADMIN alone: it owns
-# the host's nftables egress table and nothing else (no ports, volumes, devices or other namespaces).
+# The platform containers allowed more than a tenant, each exactly what its job needs and nothing else:
+# - the egress filter: the host's network namespace, as root with CAP_NET_ADMIN alone (it owns the host's
+#   nftables egress table; no ports, volumes, devices or other namespaces);
+# - the disk agent: CAP_SYS_ADMIN, SYS_PTRACE, SYS_CHROOT, CHOWN, FOWNER and DAC_OVERRIDE, loop devices, no
+#   AppArmor or SELinux confinement, in the host's process namespace, binding its disk root (it loop-mounts
+#   tenant disks in the daemon's mount namespace, where the daemon's volume binds see them);
+# - the backup agent: root on the host network with the daemon's socket and a local repository bound (it
+#   stops a gateway for a consistent snapshot and runs short-lived restic workers).
 EGRESS_FILTER_COMPONENT = "egress-filter"
-EGRESS_FILTER_GRANTS = {"user": "0:0", "adds": ("NET_ADMIN",), "networkMode": "host"}
+STORAGE_COMPONENT = "storage"
+BACKUP_COMPONENT = "backup"
+PLATFORM_GRANTS: Mapping[str, Mapping[str, object]] = {
+    EGRESS_FILTER_COMPONENT: {"user": "0:0", "adds": ("NET_ADMIN",), "networkMode": "host"},
+    STORAGE_COMPONENT: {
+        "user": "0:0",
+        "adds": ("SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT", "CHOWN", "FOWNER", "DAC_OVERRIDE"),
+        "pidMode": "host",
+        "hostPaths": 1,
+        "deviceCgroupRules": ("b 7:* rwm", "c 10:237 rwm"),
+        "unconfined": ("apparmor=unconfined", "label=disable"),
+    },
+    BACKUP_COMPONENT: {"user": "0:0", "networkMode": "host", "hostPaths": 2},
+}
 TENANT_NAMESPACE_PREFIX = "tenant-"
 
 # Where each Kubernetes workload kind keeps its pod spec (Patch and List kinds are not judged).
@@ -109,14 +128,29 @@ def is_edge_proxy(props: Props) -> bool:
     return labels.get(COMPONENT_LABEL) == EDGE_COMPONENT and TENANT_LABEL not in labels
 
 
-def is_egress_filter(props: Props) -> bool:
+def platform_component(props: Props) -> str | None:
+    """The platform piece a Docker container is (never a tenant's), if it is one of PLATFORM_GRANTS."""
     labels = docker_labels(props)
-    return labels.get(COMPONENT_LABEL) == EGRESS_FILTER_COMPONENT and TENANT_LABEL not in labels
+    component = labels.get(COMPONENT_LABEL)
+    return component if component in PLATFORM_GRANTS and TENANT_LABEL not in labels else None
+
+
+def is_egress_filter(props: Props) -> bool:
+    return platform_component(props) == EGRESS_FILTER_COMPONENT
 
 
 def _granted(props: Props, key: str, value: object) -> bool:
-    """Whether ``value`` of ``key`` is exactly what the egress filter is granted (for it alone)."""
-    return is_egress_filter(props) and EGRESS_FILTER_GRANTS[key] == value
+    """Whether ``value`` of ``key`` is exactly what the container's platform role is granted (for it alone)."""
+    component = platform_component(props)
+    return component is not None and key in PLATFORM_GRANTS[component] and PLATFORM_GRANTS[component][key] == value
+
+
+def _host_paths_granted(props: Props) -> bool:
+    """A disk or backup agent binds at most its granted number of host paths."""
+    component = platform_component(props)
+    limit = PLATFORM_GRANTS[component].get("hostPaths") if component else None
+    paths = [v for v in map(_map, _seq(props.get("volumes"))) if v.get("hostPath")]
+    return isinstance(limit, int) and len(paths) <= limit
 
 
 def docker_who(props: Props) -> str:
@@ -125,8 +159,9 @@ def docker_who(props: Props) -> str:
         return f"tenant {labels[TENANT_LABEL]!r} container"
     if is_edge_proxy(props):
         return "edge proxy container"
-    if is_egress_filter(props):
-        return "egress filter container"
+    component = platform_component(props)
+    if component is not None:
+        return f"{component} agent container" if component != EGRESS_FILTER_COMPONENT else "egress filter container"
     return f"container {props.get('name')!r}"
 
 
@@ -251,7 +286,8 @@ def drop_all_capabilities(resource_type: str, props: Props) -> list[str]:
 
     def docker(who: str) -> Iterator[str]:
         caps = _map(props.get("capabilities"))
-        if "ALL" not in {str(c).upper() for c in _seq(caps.get("drops"))}:
+        drops = tuple(str(c).upper() for c in _seq(caps.get("drops")))
+        if "ALL" not in drops and not _granted(props, "drops", drops):
             yield f"{who} does not drop all capabilities (capabilities.drops must include ALL)"
         adds = tuple(map(str, _seq(caps.get("adds"))))
         # Docker spells a capability either way (NET_ADMIN, CAP_NET_ADMIN) and reports the CAP_ form.
@@ -273,7 +309,7 @@ def no_privileged_mode(resource_type: str, props: Props) -> list[str]:
     """No privileged containers, and no way to gain privileges (no-new-privileges; no escalation)."""
 
     def docker(who: str) -> Iterator[str]:
-        if _is_true(props.get("privileged")):
+        if _is_true(props.get("privileged")) and not _granted(props, "privileged", True):
             yield f"{who} runs privileged"
         opts = {str(o).replace("=", ":").lower() for o in _seq(props.get("securityOpts"))}
         if not opts & {"no-new-privileges", "no-new-privileges:true"}:
@@ -296,12 +332,12 @@ def no_host_access(resource_type: str, props: Props) -> list[str]:
     def docker(who: str) -> Iterator[str]:
         for key in HOST_NAMESPACE_MODES:
             mode = props.get(key)
-            if key == "networkMode" and _granted(props, key, mode):
+            if _granted(props, key, mode):
                 continue
             if isinstance(mode, str) and (mode == "host" or mode.startswith("container:")):
                 yield f"{who} shares a namespace: {key} is {mode!r}"
         for volume in map(_map, _seq(props.get("volumes"))):
-            if volume.get("hostPath"):
+            if volume.get("hostPath") and not _host_paths_granted(props):
                 yield f"{who} mounts the host path {volume.get('hostPath')!r}"
             if volume.get("fromContainer"):
                 yield f"{who} mounts the volumes of container {volume.get('fromContainer')!r}"
@@ -310,6 +346,12 @@ def no_host_access(resource_type: str, props: Props) -> list[str]:
                 yield f"{who} bind-mounts the host path {mount.get('source')!r}"
         for device in map(_map, _seq(props.get("devices"))):
             yield f"{who} maps the host device {device.get('hostPath')!r}"
+        rules = tuple(map(str, _seq(props.get("deviceCgroupRules"))))
+        if rules and not _granted(props, "deviceCgroupRules", rules):
+            yield f"{who} may use host devices: deviceCgroupRules {', '.join(rules)}"
+        unconfined = tuple(sorted(o for o in map(str, _seq(props.get("securityOpts"))) if _unconfines(o)))
+        if unconfined and not _granted(props, "unconfined", unconfined):
+            yield f"{who} runs unconfined: {', '.join(unconfined)}"
 
     def pod(spec: Props, containers: Containers) -> Iterator[str]:
         for key in ("hostNetwork", "hostPID", "hostIPC"):
@@ -324,6 +366,11 @@ def no_host_access(resource_type: str, props: Props) -> list[str]:
                     yield f"{where}: binds host port {port.get('hostPort')}"
 
     return _judge(resource_type, props, docker, pod)
+
+
+def _unconfines(option: str) -> bool:
+    """A security option that lifts a container's AppArmor, seccomp or SELinux confinement."""
+    return option.replace(":", "=").endswith(("=unconfined", "label=disable"))
 
 
 def resource_limits(resource_type: str, props: Props) -> list[str]:

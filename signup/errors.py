@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tenants.edit import DuplicateTenant, EditError, UnknownTenant
+from tenants.edit import DuplicateTenant, EditError, RetiredTenant, UnknownTenant
 from tenants.errors import FleetError, format_path, plain_message
 
 log = logging.getLogger("signup.api")
@@ -130,6 +130,8 @@ def refusal(exc: Exception) -> ApiError | None:
     if isinstance(exc, FleetError):
         details = fleet_details(exc)
         return ApiError(422, "invalid_tenant", "; ".join(details), details=details)
+    if isinstance(exc, RetiredTenant):  # an offboarded tenant's id: its data still exists
+        return ApiError(409, "tenant_retired", _one_line(exc))
     if isinstance(exc, DuplicateTenant):
         return ApiError(409, "tenant_exists", _one_line(exc))
     if isinstance(exc, UnknownTenant):

@@ -33,6 +33,7 @@ from typing import NoReturn
 
 from tenants.contract import TRANSITIONS, JobKind, StateAction, TenantState
 from tenants.edit import DuplicateTenant, Edit, EditOutcome, EditResult
+from tenants.edit_errors import taken_id
 from tenants.errors import FleetError
 from tenants.load import load_fleet
 from tenants.model import Fleet, Tenant
@@ -279,8 +280,8 @@ class SignupService:
     def _add(self, job_id: str, body: CreateTenant) -> tuple[str, str]:
         for _ in range(ID_ATTEMPTS):
             fleet = self._fleet()
-            if body.id is not None and any(t.id == body.id for t in fleet.tenants):
-                raise ApiError(409, "tenant_exists", f"tenant {body.id!r} already exists")
+            if body.id is not None and (taken := _taken(fleet, body.id)) is not None:
+                raise taken
             tenant_id = body.id or generate_id(fleet, self.config.id_prefix)
             shard = shard_for_new_tenant(fleet, body.target, body.shard)
             self._pending(job_id, tenant_id, shard)  # before the edit: a restart can then find it in the file
@@ -353,6 +354,15 @@ def _replay(existing: Job, fingerprint: str) -> Accepted:
             409, "request_in_progress", "the original request is still in progress", headers={"Retry-After": "1"}
         )
     return Accepted(existing, replayed=True)
+
+
+def _taken(fleet: Fleet, tenant_id: str) -> ApiError | None:
+    """The refusal of an explicit id the file has: 409 ``tenant_exists``, or ``tenant_retired`` for an
+    offboarded tenant's (its data still exists)."""
+    tenant = next((t for t in fleet.tenants if t.id == tenant_id), None)
+    if tenant is None:
+        return None
+    return refusal(taken_id(tenant.id, tenant.state, tenant.target))
 
 
 def _result(outcome: EditOutcome) -> EditResult:

@@ -9,9 +9,11 @@ import typer
 
 from tenants.contract import INTO_STATE, TRANSITIONS, StateAction
 from tenants.edit import add_tenant, set_state
+from tenants.edit_errors import taken_id
+from tenants.model import Fleet
 from tenants.placement import shard_for_new_tenant
 
-from .console import load_or_exit, or_exit, out
+from .console import fail, load_or_exit, or_exit, out
 
 FileOpt = Annotated[Path, typer.Option("--file", "-f", help="Fleet file to edit.")]
 IdArg = Annotated[str, typer.Argument(help="Tenant id.", show_default=False)]
@@ -36,7 +38,8 @@ def add(
     ] = None,
     file: FileOpt = Path("tenants.yaml"),
 ) -> None:
-    """Add a tenant to the fleet file (validated before it is written)."""
+    """Add a tenant to the fleet file (validated before it is written). An offboarded tenant's id is not
+    free: its data still exists (resume or restore it, or purge it for a new customer)."""
     fields: dict[str, object] = {"id": tenant_id, "plan": plan, "model_provider": provider}
     if target is not None:
         fields["target"] = target
@@ -44,6 +47,7 @@ def add(
         fields["shard"] = shard
     else:
         fleet = load_or_exit(file)
+        _refuse_taken(fleet, tenant_id, file)  # before placing it: the id is the first problem
         chosen = or_exit(lambda: shard_for_new_tenant(fleet, target))
         if chosen != fleet.defaults.shard:  # the default shard is implied: leave it unwritten
             fields["shard"] = chosen
@@ -52,6 +56,13 @@ def add(
         f"added tenant {t.id} to {file} (plan {t.plan}, provider {t.model_provider}, target {t.target}, "
         f"shard {t.shard}); deploy shard {t.shard} to create it"
     )
+
+
+def _refuse_taken(fleet: Fleet, tenant_id: str, file: Path) -> None:
+    """Stop with the editor's own refusal when the file has ``tenant_id``, retired or live."""
+    tenant = next((t for t in fleet.tenants if t.id == tenant_id), None)
+    if tenant is not None:
+        fail(str(taken_id(tenant.id, tenant.state, tenant.target, str(file))))
 
 
 def suspend(tenant_id: IdArg, file: FileOpt = Path("tenants.yaml")) -> None:

@@ -62,8 +62,9 @@ def diff(
     max_rows: Annotated[int, typer.Option(help="Rows of the markdown table at most; 0 for all.", min=0)] = 300,
 ) -> None:
     """Which tenants a change adds, removes, suspends, resumes, offboards or changes; the monthly cost delta;
-    the affected stacks. Exit 0 when safe, 2 when destructive (removed while live, storage shrunk, moved
-    between targets or shards), 1 when a fleet is invalid or a ref is unknown."""
+    the affected stacks. Exit 0 when safe, 2 when destructive (removed while live, an offboarded tenant's data
+    forgotten, storage shrunk, moved between targets or shards, a Docker target's host or storage moved),
+    1 when a fleet is invalid or a ref is unknown."""
     base_text, head_text = or_exit(lambda: (read_fleet_text(base, file), read_fleet_text(head, file)), prefix=PREFIX)
     old, new = or_exit(lambda: load_pair(base_text, head_text))
     result = diff_fleets(old, new, base_source=base_text.source, head_source=head_text.source)

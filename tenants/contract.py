@@ -57,11 +57,20 @@ SecretRef = Literal[
     "openai_master_key",
     "openrouter_master_key",
     "ledger_url",
+    "backup_password",
+    "backup_ssh_key",
+    "backup_s3_access_key",
+    "backup_s3_secret_key",
 ]
 GATEWAY_TOKEN: Final[SecretRef] = "gateway_token"
 MODEL_KEY: Final[SecretRef] = "model_key"
 # The model gateway's ledger when the operator runs one (PostgreSQL); unset, the gateway keeps its own SQLite file.
 LEDGER_URL: Final[SecretRef] = "ledger_url"
+# The fleet's backup repository: its restic password, and an SFTP key or S3 keys (only the backup agents get them).
+BACKUP_PASSWORD: Final[SecretRef] = "backup_password"
+BACKUP_SSH_KEY: Final[SecretRef] = "backup_ssh_key"
+BACKUP_S3_ACCESS_KEY: Final[SecretRef] = "backup_s3_access_key"
+BACKUP_S3_SECRET_KEY: Final[SecretRef] = "backup_s3_secret_key"
 
 # --- stack outputs (exported by __main__.py, read by the signup runner) ---------------------------
 

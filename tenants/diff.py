@@ -9,19 +9,28 @@ present in either fleet whose deployment, limits or cost differs gets one ``Tena
 - ``changed``: same state, something else differs.
 
 Each change lists its field changes old -> new (plan, target, shard, channel, image, provider, rotation,
-overrides, labels, host name, and the plan's own settings and price), the effective limits before and
+overrides, labels, host name, the targets holding earlier copies of its data (``retained_on``), and
+the plan's own settings and price), the effective limits before and
 after (``Fleet.limits``) and the monthly cost before and after.
 
 **Cost rule**: a tenant costs its plan's ``monthly_price`` while it is active; suspended and offboarded
 tenants cost 0 (``tenants.cost.COST_RULE``, repeated in every rendered diff). Money is ``Decimal``.
 
-**Destructive findings** (``tenantctl diff`` exits 2 when there is any), each naming the tenant and the
-documented migration:
+**Destructive findings** (``tenantctl diff`` exits 2 when there is any), each naming the tenant (or the
+target) and the documented migration:
 
-- ``removed-live``: a tenant removed while active or suspended (offboard it first; removing an
-  offboarded tenant's line is safe);
+- ``removed-live``: a tenant removed while active or suspended (offboard it first);
+- ``data-forgotten``: an offboarded tenant's line removed, or a target dropped from its ``retained_on``,
+  by hand: its data remains, but the fleet would forget it (and could give the id to a new customer);
+  only ``tenantctl purge`` deletes the data and then releases the id or the copy;
 - ``storage-shrunk``: its effective ``storage_gib`` decreases (plan change or override);
-- ``target-moved`` / ``shard-moved``: it moves to another target or shard.
+- ``target-moved`` / ``shard-moved``: it moves to another target or shard;
+- ``host-changed`` (a target's): a Docker target's ``host`` changes, so its tenants' data stays behind
+  on the old host (``tenantctl move`` moves tenants with their data);
+- ``storage-moved`` (a target's): a Docker target's ``storage.mode`` or ``storage.root`` changes, so its
+  tenants would start on empty storage while their data stays where it was.
+
+A target's findings are raised only when some tenant has data there (any state, or a retained copy).
 
 Changes of the fleet's own settings (domain, images, channels, plans, targets, defaults) are listed
 leaf by leaf in ``settings``. The affected shards (one Pulumi stack each) are the shards of every
@@ -47,7 +56,9 @@ from .model import DockerTarget, Fleet, Limits, Tenant
 ChangeKind = Literal["added", "removed", StateChange, "changed"]
 # The order summaries count the kinds in: the state changes in the order of the contract's actions.
 KINDS: Final[tuple[ChangeKind, ...]] = ("added", "removed", *(t.past for t in TRANSITIONS.values()), "changed")
-FindingReason = Literal["removed-live", "storage-shrunk", "target-moved", "shard-moved"]
+FindingReason = Literal[
+    "removed-live", "data-forgotten", "storage-shrunk", "target-moved", "shard-moved", "host-changed", "storage-moved"
+]
 Value = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 # Where the operator reads how to do the change safely.
@@ -105,11 +116,18 @@ class SettingChange:
 
 @dataclass(frozen=True)
 class Finding:
-    """A destructive change: it needs a documented migration, not just a merge."""
+    """A destructive change: it needs a documented migration, not just a merge. About one tenant, or
+    (``tenant`` None) about one target and every tenant with data on it."""
 
-    tenant: str
+    tenant: str | None
     reason: FindingReason
     message: str
+    target: str | None = None  # a target's finding: the target
+
+    @property
+    def subject(self) -> str:
+        """Who the finding is about, for people: a tenant id, or ``target NAME``."""
+        return self.tenant if self.tenant is not None else f"target {self.target}"
 
 
 @dataclass(frozen=True)
@@ -118,7 +136,8 @@ class FleetDiff:
     head: str
     tenants: tuple[TenantChange, ...]  # sorted by id
     settings: tuple[SettingChange, ...]  # sorted by path
-    destructive: tuple[Finding, ...]  # by tenant id; a tenant's in the order of FindingReason
+    # By tenant id, a tenant's in the order of FindingReason; then the targets' findings, by target.
+    destructive: tuple[Finding, ...]
     affected_shards: tuple[str, ...]
     base_cost: Decimal
     head_cost: Decimal
@@ -163,6 +182,8 @@ def _tenant_fields(fleet: Fleet, tenant: Tenant) -> dict[str, Value]:
         "rotation": tenant.rotation,
         "host": fleet.host(tenant),
     }
+    if tenant.retained_on:
+        out["retained_on"] = list(tenant.retained_on)
     for name in PLAN_SETTINGS:
         out[name] = getattr(plan, name)
     out["monthly_price"] = money(plan.monthly_price)
@@ -224,7 +245,10 @@ def _change(base: Fleet, head: Fleet, old: Tenant | None, new: Tenant | None) ->
     )
 
 
-def _findings(change: TenantChange) -> Iterator[Finding]:
+SHOWN_TENANTS = 20  # tenants a target's finding names; the rest are counted
+
+
+def _findings(change: TenantChange, old: Tenant | None, new: Tenant | None) -> Iterator[Finding]:
     who = change.id
     if change.kind == "removed" and change.old_state != "offboarded":
         lost = "gateway, network and token" if change.old_state == "active" else "network and token"
@@ -232,16 +256,37 @@ def _findings(change: TenantChange) -> Iterator[Finding]:
             who,
             "removed-live",
             f"tenant {who!r} is removed while {change.old_state}: removing its line deletes its {lost} at "
-            f"once. Offboard it first (`tenantctl offboard {who}`), deploy, then remove "
-            f"the line in a later change; its data volume is kept either way (see {REMOVAL_DOC}, {MIGRATION_DOC})",
+            f"once. Offboard it first (`tenantctl offboard {who}`) and deploy; its data is kept either way, "
+            f"and only `tenantctl purge {who}` deletes it and releases the id (see {REMOVAL_DOC}, {MIGRATION_DOC})",
         )
+    elif change.kind == "removed" and old is not None:
+        copies = f" (and earlier copies on {_names(old.retained_on)})" if old.retained_on else ""
+        yield Finding(
+            who,
+            "data-forgotten",
+            f"the fleet would forget id {who!r} while its data remains on target {old.target!r}{copies}, and "
+            f"could give the id to a new customer; only `tenantctl purge {who}` releases an id: it deletes the "
+            f"data and backups, then removes the line ({REMOVAL_DOC})",
+        )
+    if old is not None and new is not None:
+        dropped = [t for t in old.retained_on if t not in new.retained_on and t != new.target]
+        if dropped:
+            names = _names(dropped)
+            yield Finding(
+                who,
+                "data-forgotten",
+                f"tenant {who!r}: retained_on drops {names}, so the fleet would forget the earlier copy of its "
+                f"data still there; only `tenantctl purge {who} --from-target T` deletes a copy and releases "
+                f"it ({REMOVAL_DOC})",
+            )
     if change.old_limits and change.new_limits and change.new_limits.storage_gib < change.old_limits.storage_gib:
-        old, new = change.old_limits.storage_gib, change.new_limits.storage_gib
+        old_gib, new_gib = change.old_limits.storage_gib, change.new_limits.storage_gib
         yield Finding(
             who,
             "storage-shrunk",
-            f"tenant {who!r}: storage shrinks from {old} GiB to {new} GiB; volumes and claims cannot shrink in "
-            f"place. Keep overrides.storage_gib: {old}, or migrate its data to a new volume ({MIGRATION_DOC})",
+            f"tenant {who!r}: storage shrinks from {old_gib} GiB to {new_gib} GiB; volumes and claims cannot "
+            f"shrink in place. Keep overrides.storage_gib: {old_gib}, or migrate its data to a new volume "
+            f"({MIGRATION_DOC})",
         )
     moves: tuple[tuple[str, FindingReason], ...] = (("target", "target-moved"), ("shard", "shard-moved"))
     for name, reason in moves:
@@ -253,6 +298,58 @@ def _findings(change: TenantChange) -> Iterator[Finding]:
                 f"tenant {who!r} moves from {name} {moved.old!r} to {moved.new!r}: its resources would be "
                 f"deleted from one and created empty on the other; moving a tenant is a documented "
                 f"migration ({MIGRATION_DOC})",
+            )
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _holders(fleet: Fleet, target: str) -> list[str]:
+    """The tenants with data on ``target``: every tenant on it, whatever its state, and every tenant
+    that keeps an earlier copy there."""
+    return sorted(t.id for t in fleet.tenants if t.target == target or target in t.retained_on)
+
+
+def _tenants_named(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_TENANTS])
+    more = f" and {len(ids) - SHOWN_TENANTS} more" if len(ids) > SHOWN_TENANTS else ""
+    return f"{shown}{more}"
+
+
+def _target_findings(base: Fleet, head: Fleet) -> Iterator[Finding]:
+    """A Docker target's host or storage place changing under the tenants whose data is there."""
+    for name in sorted(base.targets.keys() & head.targets.keys()):
+        old, new = base.targets[name], head.targets[name]
+        if not isinstance(old, DockerTarget) or not isinstance(new, DockerTarget) or old == new:
+            continue
+        holders = _holders(base, name)
+        if not holders:
+            continue
+        tenants = f"tenant{'s' if len(holders) != 1 else ''} {_tenants_named(holders)}"
+        if old.host != new.host:
+            yield Finding(
+                None,
+                "host-changed",
+                f"target {name!r} changes host from {old.host!r} to {new.host!r}: the data of {tenants} stays "
+                f"behind on {old.host!r} and they would start empty on {new.host!r}. Declare the new host as a "
+                f"target of its own and move each tenant with its data (`tenantctl move ID --to-target NEW`) "
+                f"({MIGRATION_DOC})",
+                target=name,
+            )
+        moved = [
+            f"storage.{key} from {getattr(old.storage, key)!r} to {getattr(new.storage, key)!r}"
+            for key in ("mode", "root")
+            if getattr(old.storage, key) != getattr(new.storage, key)
+        ]
+        if moved:
+            yield Finding(
+                None,
+                "storage-moved",
+                f"target {name!r} changes {' and '.join(moved)}: the data of {tenants} stays where it is and "
+                f"they would start on empty storage. Keep the setting, or move the tenants to a target with "
+                f"the new storage (`tenantctl move ID --to-target NEW`) ({MIGRATION_DOC})",
+                target=name,
             )
 
 
@@ -320,6 +417,7 @@ def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_sou
     same_channels = {name for name, version in base.channels.items() if head.channels.get(name) == version}
     same_targets = {name for name, target in base.targets.items() if head.targets.get(name) == target}
     changes: list[TenantChange] = []
+    findings: list[Finding] = []
     for tenant_id in sorted(old_by_id.keys() | new_by_id.keys()):
         old, new = old_by_id.get(tenant_id), new_by_id.get(tenant_id)
         if (
@@ -334,6 +432,7 @@ def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_sou
         change = _change(base, head, old, new)
         if change is not None:
             changes.append(change)
+            findings.extend(_findings(change, old, new))
 
     old_settings, new_settings = _settings(base), _settings(head)
     changed_paths = sorted(
@@ -345,13 +444,13 @@ def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_sou
         for path in changed_paths
     )
     shards = {s for change in changes for s in change.shards} | {s for item in settings for s in item.shards}
-    findings = tuple(finding for change in changes for finding in _findings(change))
+    findings.extend(_target_findings(base, head))
     return FleetDiff(
         base=base_source,
         head=head_source,
         tenants=tuple(changes),
         settings=settings,
-        destructive=findings,
+        destructive=tuple(findings),
         affected_shards=tuple(sorted(shards)),
         base_cost=fleet_cost(base),
         head_cost=fleet_cost(head),

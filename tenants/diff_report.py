@@ -18,12 +18,15 @@ def _limits_json(limits: Limits | None) -> dict[str, float | int] | None:
 
 
 def render_json(diff: FleetDiff) -> str:
-    """The diff as JSON; every key is always present, money is a string with two decimals."""
+    """The diff as JSON; every key is always present, money is a string with two decimals. A finding
+    names its tenant, or (``tenant`` null) the target it is about."""
     counts = diff.count()
     doc: dict[str, Any] = {
         "base": diff.base,
         "head": diff.head,
-        "destructive": [{"tenant": f.tenant, "reason": f.reason, "message": f.message} for f in diff.destructive],
+        "destructive": [
+            {"tenant": f.tenant, "target": f.target, "reason": f.reason, "message": f.message} for f in diff.destructive
+        ],
         "affected_shards": list(diff.affected_shards),
         "summary": {"tenants_changed": len(diff.tenants), **counts, "settings_changed": len(diff.settings)},
         "cost": {
@@ -129,7 +132,7 @@ def render_markdown(diff: FleetDiff, *, max_rows: int | None = 300) -> str:
             f"> **Destructive: {_count(len(diff.destructive), 'finding')}.** Each needs its documented migration "
             "(`tenantctl diff` exits 2).",
             ">",
-            *(f"> - **{f.tenant}** ({f.reason}): {_md(f.message)}" for f in diff.destructive),
+            *(f"> - **{_md(f.subject)}** ({f.reason}): {_md(f.message)}" for f in diff.destructive),
             "",
         ]
     if diff.tenants:

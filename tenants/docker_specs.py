@@ -17,11 +17,13 @@ from typing import Any
 
 from . import openclaw
 from .contract import SecretRef, TenantState
+from .data_names import disk_data
+from .disk_specs import DiskSpec, disk_spec
 from .edge_config import Clients, Route, TlsListener, render_edge_config
 from .egress_rules import GUARDED, bridge_name
 from .host_uid import Ownership
 from .labels import fixed_labels, owner_labels, platform_labels
-from .model import DockerTarget, Fleet
+from .model import DockerTarget, Fleet, StorageMode
 from .resolved import DockerTenant
 
 EDGE_PORT = 8080  # inside the edge container; unprivileged so nginx runs as nobody
@@ -49,6 +51,17 @@ class VolumeSpec:
     name: str
     labels: Mapping[str, str]
     owner: Ownership | None = None  # made to belong to its gateway's uid before the gateway starts
+    # The local driver's options: a bind of the tenant's own disk (tenants/data_specs.py); {}: a plain volume.
+    driver_opts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host path in a platform container (the daemon's socket, the disk root, a local backup repository)."""
+
+    host_path: str
+    path: str
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,9 @@ class ContainerSpec:
     dns: tuple[str, ...] = ()  # the resolvers Docker's embedded DNS forwards to; () = the daemon's
     runtime: str | None = None  # a runtime registered with the daemon (gVisor's runsc); None: its default
     addresses: Mapping[str, str] = field(default_factory=dict)  # network name → a fixed IPv4 address there
+    binds: tuple[Bind, ...] = ()
+    pid_mode: str | None = None  # "host" for the disk agent: it mounts in the daemon's mount namespace
+    device_cgroup_rules: tuple[str, ...] = ()  # the disk agent's loop devices
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,7 @@ class TenantDockerSpec:
     volume: VolumeSpec
     container: ContainerSpec | None
     route: Route | None
+    disk: DiskSpec | None = None  # its own file system (storage mode disk), kept in every state until purged
 
 
 @dataclass(frozen=True)
@@ -179,8 +196,10 @@ def container_name(tenant_id: str) -> str:
     return f"openclaw-{tenant_id}"
 
 
-def volume_name(tenant_id: str) -> str:
-    return f"openclaw-{tenant_id}-state"
+def volume_name(tenant_id: str, storage: StorageMode = "disk") -> str:
+    """A tenant's Docker volume: a bind of its own disk, or (mode volume) a plain volume. Two names, so a
+    target switched to disks never hands a tenant its old unbounded volume under the new driver options."""
+    return f"openclaw-{tenant_id}-data" if storage == "disk" else f"openclaw-{tenant_id}-state"
 
 
 def edge_name(target_name: str) -> str:
@@ -206,7 +225,16 @@ def network_spec(tenant: DockerTenant) -> NetworkSpec:
 
 def volume_spec(tenant: DockerTenant) -> VolumeSpec:
     owner = Ownership(tenant.uid, tenant.uid, openclaw.STATE_DIR, openclaw.CACHE_DIR)
-    return VolumeSpec(volume_name(tenant.id), labels=fixed_labels(tenant.tenant), owner=owner)
+    storage = tenant.target.storage
+    opts = {} if storage.mode == "volume" else disk_bind(disk_data(storage.root, tenant.tenant.target, tenant.id))
+    return VolumeSpec(
+        volume_name(tenant.id, storage.mode), labels=fixed_labels(tenant.tenant), owner=owner, driver_opts=opts
+    )
+
+
+def disk_bind(path: str) -> dict[str, str]:
+    """The local driver's options for a volume that binds a host directory."""
+    return {"type": "none", "o": "bind", "device": path}
 
 
 def container_spec(tenant: DockerTenant) -> ContainerSpec:
@@ -223,9 +251,9 @@ def container_spec(tenant: DockerTenant) -> ContainerSpec:
         memory_mib=tenant.memory_mib,
         pids_limit=tenant.plan.pids_limit,
         read_only=True,
-        tmpfs={openclaw.TMP_DIR: "rw,noexec,nosuid,size=256m"},
+        tmpfs={openclaw.TMP_DIR: f"rw,noexec,nosuid,size={openclaw.TMP_SIZE_MIB}m"},
         networks=(network_name(tenant.id),),
-        mounts=(Mount(volume_name(tenant.id), openclaw.STATE_DIR),),
+        mounts=(Mount(volume_name(tenant.id, tenant.target.storage.mode), openclaw.STATE_DIR),),
         uploads=(),
         ports=(),
         healthcheck=Healthcheck(
@@ -288,6 +316,7 @@ def tenant_spec(tenant: DockerTenant) -> TenantDockerSpec:
         volume=volume_spec(tenant),
         container=container_spec(tenant) if active else None,
         route=route_spec(tenant) if active else None,
+        disk=disk_spec(tenant),
     )
 
 
@@ -374,7 +403,9 @@ def _forwarded_proto(target: DockerTarget) -> str:
 
 
 def target_images(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> tuple[str, ...]:
-    """Every image a Docker target runs: its edge proxy's, its model gateway's, its egress filter's and
-    its active tenants' channels."""
+    """Every image a Docker target runs: its edge proxy's, its model gateway's, its egress filter's, its data
+    agents' (with disks or backups) and its active tenants' channels."""
     channels = sorted({t.image for t in _active_on(target_name, tenants)})
-    return (fleet.images.proxy, fleet.images.model_gateway, fleet.images.egress_filter, *channels)
+    target = fleet.target_as(target_name, DockerTarget)
+    data = (fleet.images.data_agent,) if target.storage.mode == "disk" or fleet.backups is not None else ()
+    return (fleet.images.proxy, fleet.images.model_gateway, fleet.images.egress_filter, *data, *channels)

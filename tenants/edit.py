@@ -1,4 +1,5 @@
-"""Edit tenants.yaml in place: add a tenant or change its state, keeping the file as people wrote it.
+"""Edit tenants.yaml in place: add a tenant, change its state, move or purge it, keeping the file as
+people wrote it.
 
 Every edit holds an exclusive lock on ``<file>.lock`` (:mod:`tenants.file_lock`), reads the file with
 ruamel.yaml's round-trip loader (comments, key order, quotes, blank lines and indentation survive,
@@ -11,7 +12,10 @@ file byte for byte as it was: :class:`tenants.errors.FleetError` when the new fl
 read, every edit applied to the tree in order, one validation and one write when the result is valid;
 only the edits that make the fleet invalid are refused.
 
-Used by ``tenantctl add|suspend|resume|offboard`` and by the signup service.
+An offboarded tenant's line is the fleet's memory that its id still has data: adding that id again is
+refused (:class:`RetiredTenant`), and only :func:`purge_tenant` removes the line.
+
+Used by ``tenantctl add|suspend|resume|offboard|move|purge`` and by the signup service.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .contract import TenantState
-from .edit_batch import Batch, Edit, precheck
-from .edit_errors import DuplicateTenant, EditError, UnknownTenant
+from .edit_batch import Accepted, Batch, Edit, precheck
+from .edit_errors import DuplicateTenant, EditError, RetiredTenant, UnknownTenant
 from .errors import FleetError
 from .file_lock import locked
 from .model import Fleet, Tenant
@@ -34,9 +38,13 @@ __all__ = [
     "EditError",
     "EditOutcome",
     "EditResult",
+    "RetiredTenant",
     "UnknownTenant",
     "add_tenant",
     "apply_edits",
+    "move_tenant",
+    "purge_tenant",
+    "release_copy",
     "set_state",
 ]
 
@@ -44,7 +52,7 @@ __all__ = [
 @dataclass(frozen=True)
 class EditResult:
     fleet: Fleet  # the validated fleet now on disk
-    tenant: Tenant  # the tenant as it is now
+    tenant: Tenant  # the tenant as it is now (purged: as it was then, no longer in ``fleet``)
     changed: bool  # False when the edit was already in effect (idempotent)
 
 
@@ -62,8 +70,9 @@ def apply_edits(
 
     Returns one outcome per edit, in input order: an :class:`EditResult` (every result carries the fleet
     written at the end of the batch), or the :class:`EditError` / :class:`tenants.errors.FleetError` that
-    edit alone would have raised from :func:`add_tenant` or :func:`set_state` on top of the accepted edits
-    before it. Refused edits never reach the file; the others do, in one atomic replace.
+    edit alone would have raised from its single-edit function (:func:`add_tenant`, :func:`set_state`,
+    ...) on top of the accepted edits before it. Refused edits never reach the file; the others do, in one
+    atomic replace.
 
     Raises (and changes nothing) when no edit could be tried: :class:`EditError` when the lock is not
     free within ``lock_timeout_s`` or the file is unreadable, :class:`tenants.errors.FleetError` when the
@@ -87,10 +96,13 @@ def apply_edits(
             batch = Batch(FleetDocument.read(path))
             batch.run(todo)
             fleet = batch.finish(on_written)
+        now = {tenant.id: tenant for tenant in fleet.tenants}
+        # A tenant purged by the batch is gone from the fleet: its edits show it as it was when purged.
+        purged = {o.tenant_id: o.removed for o in batch.outcomes.values() if isinstance(o, Accepted) and o.removed}
         for index, outcome in batch.outcomes.items():
-            if isinstance(outcome, tuple):
-                tenant_id, changed = outcome
-                outcomes[index] = EditResult(fleet, fleet.tenant(tenant_id), changed=changed)
+            if isinstance(outcome, Accepted):
+                tenant = outcome.removed or now.get(outcome.tenant_id) or purged[outcome.tenant_id]
+                outcomes[index] = EditResult(fleet, tenant, changed=outcome.changed)
             else:
                 outcomes[index] = outcome
     return [outcome for outcome in outcomes if outcome is not None]
@@ -100,7 +112,8 @@ def add_tenant(path: Path, fields: Mapping[str, object], *, lock_timeout_s: floa
     """Append a tenant entry built from ``fields`` (tenant keys as in tenants.yaml).
 
     A ``None`` value means "not given" (the fleet's defaults apply). Raises :class:`DuplicateTenant` when
-    the id exists, :class:`tenants.errors.FleetError` when the fleet with the new tenant is invalid.
+    the id exists (:class:`RetiredTenant`, a subclass, when it is an offboarded tenant's, whose data is
+    kept), :class:`tenants.errors.FleetError` when the fleet with the new tenant is invalid.
     """
     return _one(apply_edits(path, [Edit.add(fields)], lock_timeout_s=lock_timeout_s))
 
@@ -112,6 +125,39 @@ def set_state(path: Path, tenant_id: str, state: TenantState, *, lock_timeout_s:
     file is not touched and ``changed`` is False.
     """
     return _one(apply_edits(path, [Edit.set_state(tenant_id, state)], lock_timeout_s=lock_timeout_s))
+
+
+def move_tenant(
+    path: Path, tenant_id: str, target: str, shard: str | None = None, *, lock_timeout_s: float = 30.0
+) -> EditResult:
+    """Point a tenant at another Docker target (and ``shard``, when given); its old target is appended to
+    its ``retained_on``, since its data stays there until ``tenantctl purge ID --from-target T``.
+
+    Only the file changes: copying the data is the caller's (``tenantctl move``). Refused
+    (:class:`EditError`) when either target is a Kubernetes one, when the tenant is on ``target``
+    already, or when ``target`` still holds an earlier copy of it; :class:`UnknownTenant` for an id not
+    in the file.
+    """
+    edit = Edit.move(tenant_id, target, shard)
+    return _one(apply_edits(path, [edit], lock_timeout_s=lock_timeout_s))
+
+
+def purge_tenant(path: Path, tenant_id: str, *, lock_timeout_s: float = 30.0) -> EditResult:
+    """Remove an offboarded tenant's line: the fleet forgets the id, which is free again.
+
+    The only way a line leaves the file, for ``tenantctl purge`` once it has deleted the tenant's data and
+    backups; the copies ``retained_on`` lists are forgotten with the line. The result's ``tenant`` is the
+    tenant as it was. Refused (:class:`EditError`) for a tenant that is not offboarded.
+    """
+    return _one(apply_edits(path, [Edit.purge(tenant_id)], lock_timeout_s=lock_timeout_s))
+
+
+def release_copy(path: Path, tenant_id: str, target: str, *, lock_timeout_s: float = 30.0) -> EditResult:
+    """Remove ``target`` from a tenant's ``retained_on``, once the earlier copy there is deleted.
+
+    Refused (:class:`EditError`) when ``retained_on`` does not list ``target``.
+    """
+    return _one(apply_edits(path, [Edit.release(tenant_id, target)], lock_timeout_s=lock_timeout_s))
 
 
 def _one(outcomes: list[EditOutcome]) -> EditResult:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from . import openclaw
 from .contract import MODEL_GATEWAY_PORT, SecretRef, TenantState
@@ -19,6 +19,9 @@ from .labels import owner_labels
 from .model_gateway_names import K8S_APP as MODEL_GATEWAY_APP
 from .resolved import KubernetesTenant
 from .units import cpu_quantity, gib_quantity, mib_quantity
+
+if TYPE_CHECKING:
+    from .k8s_backup_specs import BackupJob
 
 APP = "openclaw"
 SERVICE_ACCOUNT = "openclaw"
@@ -29,6 +32,10 @@ PVC = "openclaw-state"
 TLS_SECRET = "openclaw-tls"
 CPU_REQUEST_FRACTION = 0.25  # CPU is compressible; memory is requested in full (no OOM surprises)
 PODS_PER_TENANT = 2  # the gateway, plus room for a rollout
+# Node disk each container may use outside its volumes: its logs, its writable layer and any disk-backed emptyDir.
+# The root file system is read-only, state lives on the claim and the gateway's /tmp is in memory, so a container
+# writes little here; unbounded, one tenant's logs could fill a node's disk and get every pod on it evicted.
+EPHEMERAL_STORAGE_MIB = 1024
 REDACTED = "<redacted: {ref}>"
 
 Manifest = dict[str, Any]
@@ -44,21 +51,45 @@ class TenantManifests:
     objects: tuple[tuple[str, Manifest], ...]
     secret_env: Mapping[str, SecretRef]  # Secret key → generated value it holds ("gateway_token", ...)
 
+    # A Secret's role → its key → the Pulumi secret config key whose value fills it (the backup repository's).
+    config_secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
     def get(self, role: str) -> Manifest | None:
         return dict(self.objects).get(role)
+
+
+@dataclass(frozen=True)
+class PodLimits:
+    """The most one pod of a tenant's namespace takes; what its quota adds up. Memory and node disk are
+    requested in full, CPU (compressible) in part."""
+
+    cpus: float
+    memory_mib: int
+    ephemeral_mib: int = EPHEMERAL_STORAGE_MIB
+
+    def resources(self) -> dict[str, dict[str, str]]:
+        memory, disk = mib_quantity(self.memory_mib), mib_quantity(self.ephemeral_mib)
+        return {
+            "requests": {
+                "cpu": cpu_quantity(self.cpus * CPU_REQUEST_FRACTION),
+                "memory": memory,
+                "ephemeral-storage": disk,
+            },
+            "limits": {"cpu": cpu_quantity(self.cpus), "memory": memory, "ephemeral-storage": disk},
+        }
 
 
 def namespace_name(tenant_id: str) -> str:
     return f"tenant-{tenant_id}"
 
 
-def _meta(tenant: KubernetesTenant, name: str, labels: Mapping[str, str] | None = None, **extra: Any) -> Manifest:
+def meta(tenant: KubernetesTenant, name: str, labels: Mapping[str, str] | None = None, **extra: Any) -> Manifest:
     """Metadata of an object in the tenant's namespace; labelled with the tenant's own labels by default."""
     own = owner_labels(tenant.tenant) if labels is None else labels
     return {"name": name, "namespace": namespace_name(tenant.id), "labels": dict(own), **extra}
 
 
-def _selector(tenant: KubernetesTenant) -> dict[str, str]:
+def gateway_selector(tenant: KubernetesTenant) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "openclaw.io/tenant": tenant.id}
 
 
@@ -72,22 +103,31 @@ def namespace(tenant: KubernetesTenant) -> Manifest:
     }
 
 
-def resource_quota(tenant: KubernetesTenant) -> Manifest:
+def gateway_limits(tenant: KubernetesTenant) -> PodLimits:
+    return PodLimits(cpus=tenant.limits.cpus, memory_mib=tenant.memory_mib)
+
+
+def resource_quota(tenant: KubernetesTenant, job: PodLimits | None = None) -> Manifest:
+    """Room for the gateway twice over (a rollout), and for the backup job's one pod (``job``) if it has one."""
     cpus = tenant.limits.cpus
-    pods_memory = mib_quantity(tenant.memory_mib * PODS_PER_TENANT)
+    extra = [] if job is None else [job]
+    memory = tenant.memory_mib * PODS_PER_TENANT + sum(j.memory_mib for j in extra)
+    disk = EPHEMERAL_STORAGE_MIB * PODS_PER_TENANT + sum(j.ephemeral_mib for j in extra)
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": _meta(tenant, "tenant-quota"),
+        "metadata": meta(tenant, "tenant-quota"),
         "spec": {
             "hard": {
-                "requests.cpu": cpu_quantity(cpus),
-                "limits.cpu": cpu_quantity(cpus * PODS_PER_TENANT),
-                "requests.memory": pods_memory,
-                "limits.memory": pods_memory,
+                "requests.cpu": cpu_quantity(cpus + sum(j.cpus * CPU_REQUEST_FRACTION for j in extra)),
+                "limits.cpu": cpu_quantity(cpus * PODS_PER_TENANT + sum(j.cpus for j in extra)),
+                "requests.memory": mib_quantity(memory),
+                "limits.memory": mib_quantity(memory),
+                "requests.ephemeral-storage": mib_quantity(disk),
+                "limits.ephemeral-storage": mib_quantity(disk),
                 "requests.storage": gib_quantity(tenant.limits.storage_gib),
                 "persistentvolumeclaims": "1",
-                "pods": str(PODS_PER_TENANT),
+                "pods": str(PODS_PER_TENANT + len(extra)),
                 "services": "1",
                 "services.loadbalancers": "0",
                 "services.nodeports": "0",
@@ -96,21 +136,13 @@ def resource_quota(tenant: KubernetesTenant) -> Manifest:
     }
 
 
-def _resources(tenant: KubernetesTenant) -> dict[str, dict[str, str]]:
-    cpus = tenant.limits.cpus
-    memory = mib_quantity(tenant.memory_mib)
-    return {
-        "requests": {"cpu": cpu_quantity(cpus * CPU_REQUEST_FRACTION), "memory": memory},
-        "limits": {"cpu": cpu_quantity(cpus), "memory": memory},
-    }
-
-
 def limit_range(tenant: KubernetesTenant) -> Manifest:
-    res = _resources(tenant)
+    """A container's defaults and ceiling are the gateway's own limits (the backup job's stay within them)."""
+    res = gateway_limits(tenant).resources()
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": _meta(tenant, "tenant-limits"),
+        "metadata": meta(tenant, "tenant-limits"),
         "spec": {
             "limits": [
                 {
@@ -132,7 +164,7 @@ def default_deny(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(tenant, "default-deny"),
+        "metadata": meta(tenant, "default-deny"),
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
     }
 
@@ -144,7 +176,7 @@ def gateway_traffic(tenant: KubernetesTenant) -> Manifest:
     Anything else (`direct-unfiltered`, refused by validation) gets no more than `models`."""
     target = tenant.target
     spec: dict[str, Any] = {
-        "podSelector": {"matchLabels": _selector(tenant)},
+        "podSelector": {"matchLabels": gateway_selector(tenant)},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
             {
@@ -156,16 +188,16 @@ def gateway_traffic(tenant: KubernetesTenant) -> Manifest:
         ],
     }
     if tenant.egress != "none":
-        spec["egress"] = [_dns_rule(tenant), _model_gateway_rule(tenant), *_internet_rules(tenant)]
+        spec["egress"] = [dns_rule(tenant), _model_gateway_rule(tenant), *_internet_rules(tenant)]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(tenant, "gateway-traffic"),
+        "metadata": meta(tenant, "gateway-traffic"),
         "spec": spec,
     }
 
 
-def _dns_rule(tenant: KubernetesTenant) -> dict[str, Any]:
+def dns_rule(tenant: KubernetesTenant) -> dict[str, Any]:
     return {
         "to": [
             {
@@ -218,7 +250,7 @@ def service_account(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(tenant, SERVICE_ACCOUNT),
+        "metadata": meta(tenant, SERVICE_ACCOUNT),
         "automountServiceAccountToken": False,
     }
 
@@ -227,7 +259,7 @@ def secret(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _meta(tenant, SECRET),
+        "metadata": meta(tenant, SECRET),
         "type": "Opaque",
         "stringData": {key: REDACTED.format(ref=ref) for key, ref in tenant.secret_env.items()},
     }
@@ -237,7 +269,7 @@ def config_map(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(tenant, CONFIG_MAP),
+        "metadata": meta(tenant, CONFIG_MAP),
         "data": {CONFIG_KEY: tenant.gateway_config_text},
     }
 
@@ -252,7 +284,7 @@ def pvc(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": _meta(tenant, PVC),
+        "metadata": meta(tenant, PVC),
         "spec": spec,
     }
 
@@ -296,8 +328,9 @@ def http_probe(path: str, period_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(tenant: KubernetesTenant) -> Manifest:
-    """The pod carries the checksum of the ConfigMap's openclaw.json: a changed config rolls it."""
+def deployment(tenant: KubernetesTenant, backup: BackupJob | None = None) -> Manifest:
+    """The pod carries the checksum of the ConfigMap's openclaw.json: a changed config rolls it. With a backup
+    job, the pod also gets what that job asks of it (how long it may take to stop, where to start again)."""
     env: list[dict[str, Any]] = [
         {"name": k, "value": v} for k, v in sorted(openclaw.environment(tenant.memory_mib).items())
     ]
@@ -323,7 +356,7 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
                 "workingDir": openclaw.WORKDIR,
                 "env": env,
                 "ports": [{"name": "http", "containerPort": openclaw.PORT, "protocol": "TCP"}],
-                "resources": _resources(tenant),
+                "resources": gateway_limits(tenant).resources(),
                 "securityContext": restricted_container(tenant.uid, tenant.uid),
                 "startupProbe": http_probe(openclaw.STARTUP_PATH, 2, 90),
                 "readinessProbe": http_probe(openclaw.STARTUP_PATH, 10, 3),
@@ -336,23 +369,25 @@ def deployment(tenant: KubernetesTenant) -> Manifest:
         ],
         "volumes": [
             {"name": "state", "persistentVolumeClaim": {"claimName": PVC}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            # In memory, as on Docker (a tmpfs of the same size); what it holds counts against the memory limit.
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": mib_quantity(openclaw.TMP_SIZE_MIB)}},
         ],
+        **({} if backup is None else backup.gateway_pod(tenant)),
     }
     runtime_class = tenant.target.runtime_class.get(tenant.tenant.plan)
     if runtime_class is not None:
         pod_spec["runtimeClassName"] = runtime_class
-    labels = {**owner_labels(tenant.tenant), **_selector(tenant)}
+    labels = {**owner_labels(tenant.tenant), **gateway_selector(tenant)}
     checksum = hashlib.sha256(tenant.gateway_config_text.encode()).hexdigest()
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(tenant, APP, labels),
+        "metadata": meta(tenant, APP, labels),
         "spec": {
             "replicas": 1 if tenant.tenant.state == "active" else 0,
             # One gateway owns the state volume at a time: stop the old pod before the new one starts.
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": _selector(tenant)},
+            "selector": {"matchLabels": gateway_selector(tenant)},
             "template": {
                 "metadata": {"labels": labels, "annotations": {"openclaw.io/config-checksum": checksum}},
                 "spec": pod_spec,
@@ -365,10 +400,10 @@ def service(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(tenant, APP),
+        "metadata": meta(tenant, APP),
         "spec": {
             "type": "ClusterIP",
-            "selector": _selector(tenant),
+            "selector": gateway_selector(tenant),
             "ports": [{"name": "http", "port": openclaw.PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
@@ -411,17 +446,21 @@ def ingress(tenant: KubernetesTenant) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _meta(tenant, APP, annotations=annotations),
+        "metadata": meta(tenant, APP, annotations=annotations),
         "spec": spec,
     }
 
 
-def tenant_manifests(tenant: KubernetesTenant) -> TenantManifests:
+def tenant_manifests(tenant: KubernetesTenant, backup: BackupJob | None = None) -> TenantManifests:
     """Suspended: the deployment scales to zero. Offboarded: workload, service and ingress go;
-    namespace, data and secret stay (deleting a namespace would delete its volume claims)."""
+    namespace, data and secret stay (deleting a namespace would delete its volume claims).
+
+    ``backup`` (the fleet's backups, tenants/k8s_backup_specs.py) adds a live tenant's backup job, when its
+    plan takes backups on a schedule."""
+    job = backup if backup is not None and backup.applies(tenant) else None
     objects: list[tuple[str, Manifest]] = [
         ("namespace", namespace(tenant)),
-        ("quota", resource_quota(tenant)),
+        ("quota", resource_quota(tenant, None if job is None else job.pod_limits(tenant))),
         ("limits", limit_range(tenant)),
         ("default-deny", default_deny(tenant)),
         ("gateway-traffic", gateway_traffic(tenant)),
@@ -432,14 +471,17 @@ def tenant_manifests(tenant: KubernetesTenant) -> TenantManifests:
     ]
     if tenant.tenant.state != "offboarded":
         objects += [
-            ("deployment", deployment(tenant)),
+            ("deployment", deployment(tenant, job)),
             ("service", service(tenant)),
             ("ingress", ingress(tenant)),
         ]
+    if job is not None:
+        objects += job.objects(tenant)
     return TenantManifests(
         tenant_id=tenant.id,
         namespace=namespace_name(tenant.id),
         state=tenant.tenant.state,
         objects=tuple(objects),
         secret_env=tenant.secret_env,
+        config_secrets={} if job is None else job.config_secrets(),
     )

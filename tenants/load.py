@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,6 +25,7 @@ from .host_uid import HOST_UID_MAX, HOST_UID_MIN, host_uid
 from .model import (
     NAME,
     UNFILTERED,
+    Backups,
     CatalogModel,
     Defaults,
     DockerTarget,
@@ -45,6 +47,7 @@ TOP_KEYS = (
     "version",
     "domain",
     "public_suffixes",
+    "backups",
     "images",
     "channels",
     "defaults",
@@ -305,6 +308,10 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
             out.add(("domain",), str(exc))
 
     images = _model(Images, _section(data, "images", dict, out, {}), ("images",), out)
+    raw_backups = data.get("backups")
+    backups = (
+        None if raw_backups is None else _model(Backups, _section(data, "backups", dict, out, {}), ("backups",), out)
+    )
     defaults, broken_defaults = _defaults(_section(data, "defaults", dict, out, {}), out)
     channels = _channels(_section(data, "channels", dict, out, {}), out)
     models, broken_models = _models(_section(data, "models", dict, out, {}), out)
@@ -322,6 +329,7 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
     _check_tenant_models(tenants, plans, models, broken_models, out)
     _check_capacity(tenants, plans, targets, out)
     _check_host_uids(tenants, targets, out)
+    _check_retained_on(tenants, targets, out)
     public_suffixes = _public_suffixes(_section(data, "public_suffixes", list, out, []), out)
     loaded = [t.tenant for t in tenants]
     for index, message in domain_problems(str(domain), public_suffixes, targets, loaded):
@@ -340,6 +348,7 @@ def _validate(data: dict[str, Any], out: _Collector) -> Fleet | None:
         tenants=tuple(t.tenant for t in tenants),
         models=models,
         public_suffixes=public_suffixes,
+        backups=backups,
     )
 
 
@@ -652,6 +661,36 @@ def _check_references(tenants: list[_Loaded], known: _Known, out: _Collector) ->
                 )
 
 
+def _check_retained_on(tenants: list[_Loaded], targets: Mapping[str, Target], out: _Collector) -> None:
+    """``retained_on`` lists the other Docker targets that still hold an earlier copy of a tenant's data
+    (left by ``tenantctl move``), each once: its storage counts there until the copy is purged."""
+    for loaded in tenants:
+        tenant = loaded.tenant
+        first: dict[str, int] = {}
+        for index, name in enumerate(tenant.retained_on):
+            path = (*loaded.path, "retained_on", index)
+            target = targets.get(name)
+            if name in first:
+                out.add(path, f"target {name!r} is listed twice (first at retained_on[{first[name]}]); remove one")
+                continue
+            first[name] = index
+            if name == tenant.target:
+                out.add(
+                    path,
+                    f"target {name!r} is tenant {tenant.id!r}'s own target; retained_on lists the other targets "
+                    "that still hold an earlier copy of its data; remove it",
+                )
+            elif target is None:
+                if targets:
+                    out.add(path, f"unknown target {name!r}; known: {_known(targets)}")
+            elif isinstance(target, KubernetesTarget):
+                out.add(
+                    path,
+                    f"target {name!r} is a Kubernetes target; retained_on lists Docker targets only (tenantctl "
+                    "move moves tenants between Docker targets)",
+                )
+
+
 def _check_host_uids(tenants: list[_Loaded], targets: Mapping[str, Target], out: _Collector) -> None:
     """Two tenants of one target never share a host uid (tenants/host_uid.py): they would share its
     kernel limits, and each could read the other's data. Every tenant of the file counts, offboarded
@@ -673,63 +712,86 @@ def _check_host_uids(tenants: list[_Loaded], targets: Mapping[str, Target], out:
         )
 
 
+@dataclass
+class _Totals:
+    """What a target's tenants add up to."""
+
+    cpus: float = 0.0  # active tenants
+    memory_gib: float = 0.0  # active tenants
+    networks: int = 0  # active and suspended tenants
+    storage_gib: int = 0  # every tenant until it is purged, and copies left behind by moves
+    shards: set[str] = dataclasses.field(default_factory=set)
+
+
 def _check_capacity(
     tenants: list[_Loaded],
     plans: Mapping[str, Plan],
     targets: Mapping[str, Target],
     out: _Collector,
 ) -> None:
-    cpus: dict[str, float] = defaultdict(float)
-    memory: dict[str, float] = defaultdict(float)
-    networks: dict[str, int] = defaultdict(int)
-    shards: dict[str, set[str]] = defaultdict(set)
+    totals: dict[str, _Totals] = defaultdict(_Totals)
     for loaded in tenants:
         tenant = loaded.tenant
         plan, target = plans.get(tenant.plan), targets.get(tenant.target)
         if plan is None or target is None:
             continue
-        shards[tenant.target].add(tenant.shard)
-        if tenant.live:
-            networks[tenant.target] += 1
+        total = totals[tenant.target]
+        total.shards.add(tenant.shard)
+        total.networks += tenant.live
         limits = effective_limits(plan, tenant.overrides)
+        total.storage_gib += limits.storage_gib
+        for former in tenant.retained_on:
+            totals[former].storage_gib += limits.storage_gib
         # Docker refuses a container limit above the host's own size, whatever the overcommit.
         host_size = (("cpus", target.capacity.cpus), ("memory_gib", target.capacity.memory_gib))
-        for field, have in host_size if isinstance(target, DockerTarget) else ():
-            need = getattr(limits, field)
+        for name, have in host_size if isinstance(target, DockerTarget) else ():
+            need = getattr(limits, name)
             if tenant.live and need > have:
                 out.add(
                     (*loaded.path, "plan"),
-                    f"tenant {tenant.id!r} needs {field} {need:g} but target {tenant.target!r} has only "
-                    f"{have:g}; choose a smaller plan, lower overrides.{field}, or a larger target",
+                    f"tenant {tenant.id!r} needs {name} {need:g} but target {tenant.target!r} has only "
+                    f"{have:g}; choose a smaller plan, lower overrides.{name}, or a larger target",
                 )
         if tenant.state == "active":
-            cpus[tenant.target] += limits.cpus
-            memory[tenant.target] += limits.memory_gib
+            total.cpus += limits.cpus
+            total.memory_gib += limits.memory_gib
     for name, target in targets.items():
-        if isinstance(target, DockerTarget) and len(shards[name]) > 1:
-            out.add(
-                ("targets", name),
-                f"target {name!r} has tenants in shards {', '.join(sorted(shards[name]))}; a Docker "
-                "target serves one shard (its one edge proxy belongs to one stack)",
-            )
-        cap, ratio, path = target.capacity, target.overcommit, ("targets", name, "capacity")
-        if cpus[name] > cap.cpus * ratio.cpu:
-            out.add(
-                (*path, "cpus"),
-                f"target {name!r}: active tenants need {cpus[name]:g} CPUs but capacity is "
-                f"{cap.cpus:g} x overcommit {ratio.cpu:g} = {cap.cpus * ratio.cpu:g}",
-            )
-        if memory[name] > cap.memory_gib * ratio.memory:
-            out.add(
-                (*path, "memory_gib"),
-                f"target {name!r}: active tenants need {memory[name]:g} GiB memory but capacity is "
-                f"{cap.memory_gib:g} x overcommit {ratio.memory:g} = {cap.memory_gib * ratio.memory:g} GiB",
-            )
-        # One network per active or suspended tenant, plus the edge proxy's own.
-        if isinstance(target, DockerTarget) and networks[name] + 1 > target.capacity.networks:
-            out.add(
-                (*path, "networks"),
-                f"target {name!r}: {networks[name]} tenant networks + 1 edge network exceed the "
-                f"{target.capacity.networks} its daemon's address pools allow; widen default-address-pools "
-                "(README)",
-            )
+        _check_target_totals(name, target, totals[name], out)
+
+
+def _check_target_totals(name: str, target: Target, total: _Totals, out: _Collector) -> None:
+    if isinstance(target, DockerTarget) and len(total.shards) > 1:
+        out.add(
+            ("targets", name),
+            f"target {name!r} has tenants in shards {', '.join(sorted(total.shards))}; a Docker "
+            "target serves one shard (its one edge proxy belongs to one stack)",
+        )
+    cap, ratio, path = target.capacity, target.overcommit, ("targets", name, "capacity")
+    if total.cpus > cap.cpus * ratio.cpu:
+        out.add(
+            (*path, "cpus"),
+            f"target {name!r}: active tenants need {total.cpus:g} CPUs but capacity is "
+            f"{cap.cpus:g} x overcommit {ratio.cpu:g} = {cap.cpus * ratio.cpu:g}",
+        )
+    if total.memory_gib > cap.memory_gib * ratio.memory:
+        out.add(
+            (*path, "memory_gib"),
+            f"target {name!r}: active tenants need {total.memory_gib:g} GiB memory but capacity is "
+            f"{cap.memory_gib:g} x overcommit {ratio.memory:g} = {cap.memory_gib * ratio.memory:g} GiB",
+        )
+    have = cap.storage_gib
+    if have is not None and total.storage_gib > have * ratio.storage:
+        out.add(
+            (*path, "storage_gib"),
+            f"target {name!r}: tenants' data needs {total.storage_gib} GiB (every tenant until it is purged, and "
+            f"copies left by moves) but capacity is {have} GiB x overcommit {ratio.storage:g} = "
+            f"{have * ratio.storage:g} GiB; purge offboarded tenants, or add disk and raise capacity.storage_gib",
+        )
+    # One network per active or suspended tenant, plus the edge proxy's own.
+    if isinstance(target, DockerTarget) and total.networks + 1 > target.capacity.networks:
+        out.add(
+            (*path, "networks"),
+            f"target {name!r}: {total.networks} tenant networks + 1 edge network exceed the "
+            f"{target.capacity.networks} its daemon's address pools allow; widen default-address-pools "
+            "(README)",
+        )

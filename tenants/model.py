@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from decimal import Decimal
@@ -68,6 +69,8 @@ RESERVED_IDS = frozenset(
 RESERVED_ID_PREFIXES: dict[str, str] = {
     "edge-": "the edge proxies of the targets",
     "models-": "the model gateways of the targets",
+    "backup-": "the backup agents of the targets",
+    "storage-": "the disk agents of the targets",
 }
 
 
@@ -190,6 +193,61 @@ class CatalogModel(Frozen):
     output_usd_per_mtok: UsdPerMtok
 
 
+# How often a plan's tenants are backed up: every N minutes (N dividing 60) or hours (N dividing 24), so the same
+# interval is a cron schedule on a cluster and a period on a Docker host; `off` takes none on a schedule.
+BACKUP_EVERY = re.compile(r"^(?P<n>[1-9][0-9]?)(?P<unit>[mh])$")
+BACKUP_OFF = "off"
+_PERIODS = {"m": 60, "h": 24}
+Retention = Annotated[int, Field(strict=True, ge=0, le=1000)]
+
+
+class BackupRetention(Frozen):
+    """Which snapshots of a tenant are kept after each backup (restic forget --keep-*)."""
+
+    last: Annotated[int, Field(strict=True, ge=1, le=1000)] = 1
+    daily: Retention = 7
+    weekly: Retention = 4
+    monthly: Retention = 0
+
+
+class PlanBackup(Frozen):
+    """A plan's backup schedule and retention."""
+
+    every: str = "24h"
+    keep: BackupRetention = BackupRetention()
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        match = BACKUP_EVERY.match(value)
+        if value != BACKUP_OFF and (not match or _PERIODS[match["unit"]] % int(match["n"])):
+            raise ValueError(
+                f"{value!r} is not a backup interval: Nm with N dividing 60 (e.g. 15m), Nh with N dividing 24 "
+                "(e.g. 6h, 24h), or off"
+            )
+        return value
+
+    @property
+    def every_s(self) -> int | None:
+        """Seconds between scheduled backups; None: off."""
+        match = BACKUP_EVERY.match(self.every)
+        if match is None:
+            return None
+        return int(match["n"]) * (60 if match["unit"] == "m" else 3600)
+
+    def cron(self, tenant_id: str) -> str | None:
+        """The schedule as a cron line, its minute (and hour) spread by the tenant id so a cluster's tenants do
+        not all back up at once; None: off."""
+        match = BACKUP_EVERY.match(self.every)
+        if match is None:
+            return None
+        n, spread = int(match["n"]), int(hashlib.sha256(tenant_id.encode()).hexdigest(), 16)
+        if match["unit"] == "m":
+            return f"{spread % n}-59/{n} * * * *" if n > 1 else "* * * * *"
+        minute, hour = spread % 60, (spread // 60) % n
+        return f"{minute} {hour}-23/{n} * * *" if n < 24 else f"{minute} {(spread // 60) % 24} * * *"
+
+
 class Plan(Frozen):
     """What a customer buys: limits, the most an override may raise them to, proxy rate and price,
     and its model allowance (monthly budget, request and token rates, allowed models)."""
@@ -210,6 +268,7 @@ class Plan(Frozen):
     profile: Profile = "standard"
     # Replaces the target's egress mode for this plan's tenants (a stricter or a wider plan).
     egress: EgressMode | None = None
+    backup: PlanBackup = PlanBackup()
 
     @field_validator("egress", mode="before")
     @classmethod
@@ -225,6 +284,8 @@ class Capacity(Frozen):
     networks: Annotated[int, Field(strict=True, ge=2, le=1_000_000)] = Field(
         description="user networks the daemon's address pools allow (~30 with Docker's defaults)"
     )
+    # The disk space tenants' disks may take under the target's storage root; unset, it is not checked (warned).
+    storage_gib: Annotated[int, Field(strict=True, ge=1, le=1_000_000_000)] | None = None
 
 
 class Overcommit(Frozen):
@@ -232,6 +293,8 @@ class Overcommit(Frozen):
 
     cpu: Annotated[float, Field(strict=True, ge=1, le=16, allow_inf_nan=False)] = 1.0
     memory: Annotated[float, Field(strict=True, ge=1, le=4, allow_inf_nan=False)] = 1.0
+    # Tenant disks are sparse files: they take only what is written, so a host may promise more than it has.
+    storage: Annotated[float, Field(strict=True, ge=1, le=4, allow_inf_nan=False)] = 1.0
 
 
 K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -534,6 +597,30 @@ class DockerEgress(Frozen):
         return value
 
 
+StorageMode = Literal["disk", "volume"]
+
+
+class DockerStorage(Frozen):
+    """Where a Docker target keeps tenants' data.
+
+    `disk` (the default): each tenant gets an ext4 file system of its own, a sparse image under `root` on the
+    host holding exactly `storage_gib` GiB and `storage_gib x inodes_per_gib` inodes, so a tenant that fills its
+    disk gets ENOSPC and every other tenant and the host keep writing. `volume`: a plain Docker volume on the
+    daemon's data root, unbounded, for hosts that cannot loop-mount (and stacks deployed before disks).
+    """
+
+    mode: StorageMode = "disk"
+    root: str = "/var/lib/openclaw-tenants/disks"
+    inodes_per_gib: Annotated[int, Field(strict=True, ge=1024, le=1_048_576)] = 65536
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or "/../" in f"{value}/" or "/./" in f"{value}/":
+            raise ValueError(f"root must be an absolute host path like /var/lib/openclaw-tenants/disks, not {value!r}")
+        return value
+
+
 DOCKER_PLAIN_PORT = 2375  # Docker's port for unencrypted TCP; --tlsverify daemons listen on 2376
 
 
@@ -595,6 +682,7 @@ class DockerTarget(Frozen):
     tls: DockerHostTls | None = None  # required by, and only for, a tcp:// host
     # plan → a runtime registered with this host's daemon (daemon.json "runtimes"), e.g. gVisor's runsc
     runtime: dict[str, str] = Field(default_factory=dict)
+    storage: DockerStorage = DockerStorage()
 
     @field_validator("runtime")
     @classmethod
@@ -834,6 +922,8 @@ class Images(Frozen):
     model_gateway: str = "openclaw-local/model-gateway:1.83.10-1"
     # Debian's nftables in a minimal image (tests/e2e/images/build.sh): applies each Docker host's egress rules.
     egress_filter: str = "openclaw-local/egress-filter:1.0.6-1"
+    # Debian's restic, e2fsprogs and the data_agent package (tests/e2e/images/build.sh): tenant disks and backups.
+    data_agent: str = "openclaw-local/data-agent:0.14.0-1"
 
     @field_validator("openclaw")
     @classmethod
@@ -844,7 +934,7 @@ class Images(Frozen):
             )
         return value
 
-    @field_validator("proxy", "model_gateway", "egress_filter")
+    @field_validator("proxy", "model_gateway", "egress_filter", "data_agent")
     @classmethod
     def _pinned(cls, value: str) -> str:
         name, _, tag = value.rpartition(":")
@@ -853,6 +943,79 @@ class Images(Frozen):
         if not name or "/" in tag or tag in ("", "latest", "mainline", "stable"):
             raise ValueError(f"must be pinned to an exact tag or digest, like nginx:1.27.5, not {value!r}")
         return value
+
+
+RepositoryKind = Literal["local", "sftp", "s3"]
+SFTP_URL = re.compile(
+    r"^sftp://(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(:(?P<port>\d{1,5}))?/(?P<path>/\S+)$"
+)
+SFTP_SHORT = re.compile(r"^sftp:(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>/\S+)$")
+S3_URL = re.compile(r"^s3:https?://[A-Za-z0-9.-]+(:\d{1,5})?/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$")
+LOCAL_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
+
+
+def repository_kind(repository: str) -> RepositoryKind:
+    """What kind of restic repository a `backups.repository` names; ValueError for anything else."""
+    if LOCAL_PATH.match(repository) and "/../" not in f"{repository}/":
+        return "local"
+    if SFTP_URL.match(repository) or SFTP_SHORT.match(repository):
+        return "sftp"
+    if S3_URL.match(repository):
+        return "s3"
+    raise ValueError(
+        f"{repository!r} is not a restic repository this product can use: an absolute path (/srv/openclaw-backups), "
+        "sftp://USER@HOST[:PORT]//PATH, sftp:USER@HOST:/PATH, or s3:https://HOST/BUCKET[/PREFIX]"
+    )
+
+
+class Backups(Frozen):
+    """The fleet's one restic repository: every tenant's snapshots, tagged with its id, so a tenant keeps them
+    when it moves between targets. Encrypted with the password in Pulumi secret config `password`.
+
+    A local path is bind-mounted at the same path into each Docker host's backup agent: with several hosts it
+    must be storage they share. SFTP needs the server's `known_hosts` lines and a private key in secret config
+    `ssh_key`; S3 the access keys in secret config `s3_access_key` and `s3_secret_key`. Kubernetes backup jobs
+    may connect to cluster DNS and to `cidrs` on `port`, 443 and 6443, and to nothing else: `cidrs` lists the
+    repository's addresses and the API server's endpoints (`kubectl get endpoints kubernetes`), which a job
+    scales its gateway down and up through.
+    """
+
+    repository: str
+    password: ConfigKey = "backupPassword"
+    ssh_key: ConfigKey = "backupSshKey"
+    known_hosts: str | None = None
+    s3_access_key: ConfigKey = "backupS3AccessKey"
+    s3_secret_key: ConfigKey = "backupS3SecretKey"
+    stop_timeout_s: Annotated[int, Field(strict=True, ge=1, le=600)] = 30
+    max_stop_s: Annotated[int, Field(strict=True, ge=10, le=86400)] = 900
+    cidrs: Cidrs = ()
+    port: Port = 443
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        repository_kind(value)
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Backups:
+        if self.kind == "sftp" and not (self.known_hosts or "").strip():
+            raise ValueError(
+                "an sftp repository needs known_hosts: the server's host key lines (ssh-keyscan output checked "
+                "out of band), so a backup never goes to a server that only claims the name"
+            )
+        if self.kind != "sftp" and self.known_hosts is not None:
+            raise ValueError("known_hosts is for sftp repositories only; remove it")
+        return self
+
+    @property
+    def kind(self) -> RepositoryKind:
+        return repository_kind(self.repository)
+
+    def secret_keys(self) -> tuple[str, ...]:
+        """The Pulumi secret config keys this repository needs."""
+        extra = {"local": (), "sftp": (self.ssh_key,), "s3": (self.s3_access_key, self.s3_secret_key)}
+        return (self.password, *extra[self.kind])
 
 
 class Defaults(Frozen):
@@ -895,6 +1058,9 @@ class Tenant(Frozen):
     # Its own host name instead of <id>.<domain>, on a registrable domain no other tenant uses, so that
     # browsers keep its cookies to it (tenants/cookie_sites.py).
     domain: DottedDomain | None = None
+    # Docker targets that still hold an earlier copy of its data after `tenantctl move`, until
+    # `tenantctl purge ID --from-target T` deletes it.
+    retained_on: tuple[str, ...] = ()
 
     @field_validator("id")
     @classmethod
@@ -964,6 +1130,7 @@ class Fleet(Frozen):
     # Domains of this fleet that the operator has put on the Public Suffix List (as github.io is): to
     # browsers, each tenant host under one is a site of its own (tenants/cookie_sites.py).
     public_suffixes: tuple[DottedDomain, ...] = ()
+    backups: Backups | None = None  # absent: no backups anywhere (tenants/fleet_warnings.py says so)
 
     @field_validator("domain")
     @classmethod

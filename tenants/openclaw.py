@@ -35,6 +35,9 @@ COMMAND: tuple[str, ...] = (
 LIVENESS_PATH = "/healthz"
 STARTUP_PATH = "/startupz"  # also readiness: /readyz fails on channel errors, which should not drop traffic
 TMP_DIR = "/tmp"  # logs go to /tmp/openclaw; needs a tmpfs with a read-only root
+# The size of that tmpfs on every backend (Docker `tmpfs`, a Kubernetes memory-backed emptyDir); what it holds
+# is memory, charged to the gateway's memory limit.
+TMP_SIZE_MIB = 256
 
 TOKEN_ENV = "OPENCLAW_GATEWAY_TOKEN"
 # Variables the gateway's bundled provider plugins read a provider key from; a tenant never has one.

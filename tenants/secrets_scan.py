@@ -20,7 +20,7 @@ SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 # Structured fields whose values are checked by their own validators, not for entropy.
-_STRUCTURED = {"images", "host", "address_pools", "domain"}
+_STRUCTURED = {"images", "host", "address_pools", "domain", "known_hosts"}  # known_hosts: public host keys
 
 HINT = (
     "secrets never go in tenants.yaml; store provider keys with "

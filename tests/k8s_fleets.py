@@ -109,6 +109,20 @@ def plan_egress(**modes: str) -> Edit:
     return edit
 
 
+# Where the backup variants' jobs may connect: the repository's address and the API server's endpoints.
+BACKUP_CIDRS = ["198.51.100.20/32", "10.96.0.1/32", "172.18.0.2/32"]
+SFTP_KNOWN_HOSTS = "backup.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKexampleexampleexampleexampleexample00"
+
+
+def set_backups(**fields: Any) -> Edit:
+    """Replace the fleet's `backups` section."""
+
+    def edit(data: Any) -> None:
+        data["backups"] = dict(fields)
+
+    return edit
+
+
 VARIANTS: dict[str, str] = {
     "example": edited(),
     # The controller's wildcard certificate, records in Cloudflare, no provider egress, cluster defaults.
@@ -128,6 +142,23 @@ VARIANTS: dict[str, str] = {
     # Tenant label values a YAML 1.1 reader would take for booleans unless quoted.
     "yaml11-labels": edited(yaml11_label_values),
     **{state: edited(add_enterprise_tenant, all_cluster_tenants(state)) for state in TENANT_STATES},
+    # Scheduled backups to S3; the basic plan takes none on a schedule, enterprise every 6 hours.
+    "backups-s3": edited(
+        add_enterprise_tenant,
+        set_backups(repository="s3:https://s3.eu.example.com/openclaw-backups/eu", cidrs=BACKUP_CIDRS),
+        lambda data: data.setdefault("plans", {}).update(
+            {"basic": {"backup": {"every": "off"}}, "enterprise": {"backup": {"every": "6h", "keep": {"last": 4}}}}
+        ),
+    ),
+    # Backups over SFTP on port 2222, with every tenant of the cluster taking them (vandelay is suspended).
+    "backups-sftp": edited(
+        set_backups(
+            repository="sftp://backup@backup.example.com:2222//srv/openclaw",
+            known_hosts=SFTP_KNOWN_HOSTS,
+            cidrs=BACKUP_CIDRS,
+            port=2222,
+        )
+    ),
 }
 
 # Every role a live tenant's manifests have, in apply order (the logical-name suffixes).

@@ -89,7 +89,7 @@ def lab_fleet(images: dict[str, str]) -> Fleet:
                 "model_gateway": {"egress": "none"},
                 "edge": {"address": "127.0.0.1", "port": 18480},
                 "address_pools": ["10.97.0.0/16"],
-                "capacity": {"cpus": 2, "memory_gib": 24, "networks": 100},
+                "capacity": {"cpus": 2, "memory_gib": 24, "networks": 100, "storage_gib": 1000},
                 "overcommit": {"cpu": 8},
             }
         },

@@ -40,6 +40,8 @@ FLEET = local_fleet(
     [{"id": ALPHA}, {"id": BRAVO}],
     {"port": EDGE_PORT, "subnet": "10.255.250.0/24"},
     egress="none",
+    # Plain volumes, as every stack had before per-tenant disks: one written by uid 1000 is re-owned.
+    storage={"mode": "volume"},
 )
 RUN = {"openclaw-tenants.test/run": uuid.uuid4().hex[:12]}
 NEW_UID = 2_000_000_777  # an override, as for a collision
@@ -78,7 +80,7 @@ def in_volume(
         # root needs only to read every entry, whoever owns it (the listing below); never to write.
         cap_add=["DAC_READ_SEARCH"] if user.startswith("0:") else [],
         read_only=True,
-        volumes={ds.volume_name(tenant_id): {"bind": openclaw.STATE_DIR, "mode": "rw" if writable else "ro"}},
+        volumes={ds.volume_name(tenant_id, "volume"): {"bind": openclaw.STATE_DIR, "mode": "rw" if writable else "ro"}},
         labels=RUN,
         remove=True,
     )
@@ -99,7 +101,7 @@ def owners(engine: docker.DockerClient, fleet: Fleet, tenant_id: str) -> dict[st
 
 def write_legacy_volume(engine: docker.DockerClient, fleet: Fleet, tenant_id: str) -> None:
     """The volume of a tenant deployed before per-tenant uids: created as the image's uid 1000 made it."""
-    name = ds.volume_name(tenant_id)
+    name = ds.volume_name(tenant_id, "volume")
     for stale in engine.volumes.list(filters={"name": name}):
         if stale.name == name:
             stale.remove(force=True)

@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.deployment import remove_disks
 from signup.app import create_app
 from signup.config import ServiceConfig
 from signup.runner import AutomationRunner
 from signup.store import SqliteJobStore
+from tenants.docker_specs import volume_name
 from tenants.load import load_fleet
 from tenants.model_gateway_names import docker_volume_name
 
@@ -54,8 +56,9 @@ targets:
     egress: none
     edge: {{address: 127.0.0.1, port: {port}, subnet: 10.255.253.0/24}}
     address_pools: [172.30.0.0/16]
-    capacity: {{cpus: 2, memory_gib: 24, networks: 30}}
+    capacity: {{cpus: 2, memory_gib: 24, networks: 30, storage_gib: 1000}}
     overcommit: {{cpu: 4}}
+    storage: {{root: /var/lib/openclaw-tenants/test-disks}}
 tenants:
   - id: {seed}
     plan: basic
@@ -212,5 +215,6 @@ def test_a_signup_is_deployed_and_its_token_returned_once(tmp_path: Path, backen
             timeout=900,
             check=False,
         )
-        kept = [f"openclaw-{tenant_id}-state" for tenant_id in (seed, new_id)] + [docker_volume_name(shard)]
+        kept = [volume_name(tenant_id) for tenant_id in (seed, new_id)] + [docker_volume_name(shard)]
         subprocess.run(["docker", "volume", "rm", "-f", *kept], capture_output=True, check=False)
+        remove_disks(load_fleet(fleet_file))

@@ -17,13 +17,13 @@ domain: tenants.example.com
 targets:
   local:
     type: docker
-    capacity: {cpus: 8, memory_gib: 16, networks: 10}
+    capacity: {cpus: 8, memory_gib: 16, networks: 10, storage_gib: 1000}
   remote:
     type: docker
     host: tcp://docker-01.example.com:2376
     tls: remote
     edge: {port: 8081}
-    capacity: {cpus: 8, memory_gib: 16, networks: 10}
+    capacity: {cpus: 8, memory_gib: 16, networks: 10, storage_gib: 1000}
 tenants:
   - {id: acme, target: local, model_provider: kimi}
   - {id: globex, target: remote, model_provider: kimi, shard: remote}

@@ -18,7 +18,7 @@ targets:
   local:
     type: docker
     edge: {address: 203.0.113.7, port: 443, http_port: 80, tls: certificate}
-    capacity: {cpus: 8, memory_gib: 16, networks: 10}
+    capacity: {cpus: 8, memory_gib: 16, networks: 10, storage_gib: 1000}
 tenants:
   - {id: acme, model_provider: kimi, target: local}
   - {id: globex, model_provider: kimi, target: local}

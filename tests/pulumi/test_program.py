@@ -20,6 +20,8 @@ VOLUME = "docker:index/volume:Volume"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 PIDS = "pulumi-python:dynamic/openclaw:PidsLimit"
 OWNER = "pulumi-python:dynamic/openclaw:VolumeOwner"
+DISK = "pulumi-python:dynamic/openclaw:TenantDisk"
+CLAIM = "random:index/randomId:RandomId"
 TENANT_STACK = "openclaw:index:TenantStack"
 DOCKER_SHARD = {"shard": "default"}
 
@@ -39,6 +41,8 @@ def test_active_tenant_gets_network_volume_token_container_and_pids_limit(exampl
         "acme-gateway": CONTAINER,
         "acme-pids-limit": PIDS,
         "acme-state-owner": OWNER,
+        "acme-disk": DISK,
+        "acme-disk-claim": CLAIM,
     }
 
 
@@ -48,6 +52,8 @@ def test_suspended_tenant_keeps_network_volume_and_token_but_runs_nothing(exampl
         "umbrella-model-key": PASSWORD,
         "umbrella-state": VOLUME,
         "umbrella-network": NETWORK,
+        "umbrella-disk": DISK,
+        "umbrella-disk-claim": CLAIM,
     }
 
 
@@ -59,6 +65,8 @@ def test_offboarded_tenant_keeps_only_its_data_and_token(tmp_path: Path) -> None
         "umbrella-token": PASSWORD,
         "umbrella-model-key": PASSWORD,
         "umbrella-state": VOLUME,
+        "umbrella-disk": DISK,
+        "umbrella-disk-claim": CLAIM,
     }
     assert run.named("umbrella-state").retain_on_delete
 
@@ -86,7 +94,7 @@ def test_gateway_container_is_hardened(example: ProgramRun) -> None:
     assert c.get("privileged") in (None, False)
     assert c.get("networkMode") is None
     assert c["networksAdvanced"] == [{"name": "tenant-acme"}]
-    assert c["volumes"] == [{"volumeName": "openclaw-acme-state", "containerPath": "/home/node/.openclaw"}]
+    assert c["volumes"] == [{"volumeName": "openclaw-acme-data", "containerPath": "/home/node/.openclaw"}]
     labels = {item["label"]: item["value"] for item in c["labels"]}
     assert labels["app.kubernetes.io/managed-by"] == "openclaw-tenants"
     assert labels["openclaw.io/tenant"] == "acme"
@@ -98,7 +106,7 @@ def test_the_state_volume_is_owned_by_the_gateways_uid_before_the_gateway_starts
     uid = derived_uid("acme")
     assert owner.parent == example.named("acme").urn
     assert {k: owner.inputs[k] for k in ("volume", "uid", "gid", "path", "container", "image")} == {
-        "volume": "openclaw-acme-state",
+        "volume": "openclaw-acme-data",
         "uid": uid,
         "gid": uid,
         "path": "/home/node/.openclaw",
@@ -142,7 +150,9 @@ def test_data_is_retained_and_nothing_else_is(example: ProgramRun) -> None:
     docker_volumes = {f"{t}-state" for t in ("acme", "globex", "initech", "umbrella")}
     k8s_data = {f"{t}-{role}" for t in ("hooli", "vandelay") for role in ("state", "namespace")}
     ledgers = {"models-local-ledger", "models-cluster-eu-ledger", "models-cluster-eu-namespace"}
-    assert retained == docker_volumes | k8s_data | ledgers
+    # The backup agent's status (last success, failures); the disks stay by their own provider's delete.
+    agents = {"backup-local-state"}
+    assert retained == docker_volumes | k8s_data | ledgers | agents
 
 
 def test_named_containers_are_deleted_before_replacement(example: ProgramRun) -> None:
@@ -297,7 +307,7 @@ def test_shard_config_deploys_only_that_shard(tmp_path: Path) -> None:
     fleet = fleet.replace(
         "tenants:\n",
         "  host2:\n    type: docker\n    host: ssh://ops@host2\n"
-        "    capacity: {cpus: 8, memory_gib: 16, networks: 30}\n\ntenants:\n",
+        "    capacity: {cpus: 8, memory_gib: 16, networks: 30, storage_gib: 1000}\n\ntenants:\n",
     )
     (tmp_path / "tenants.yaml").write_text(fleet)
     run = run_program(tmp_path / "tenants.yaml", config={"shard": "s2"})
@@ -328,8 +338,9 @@ def test_urn_set_of_example_fleet_is_pinned(example: ProgramRun) -> None:
 
 def test_every_docker_resource_uses_its_targets_explicit_provider(example: ProgramRun) -> None:
     docker_resources = [r for r in example.resources if r.type.startswith("docker:index/")]
-    # with the model gateway's network, volume, container and image, and the egress filter's container and image
-    assert len(docker_resources) == 21
+    # with the model gateway's network, volume, container and image, the egress filter's container and image,
+    # the disk agent's container and image, and the backup agent's container and volume
+    assert len(docker_resources) == 25
     for resource in docker_resources:
         assert resource.provider.startswith(example.named("local-docker").urn), resource.name
 
@@ -339,6 +350,7 @@ def test_images_are_pinned_and_pulled_once_per_target(example: ProgramRun) -> No
     assert images == [
         "docker.io/library/nginx:1.27.5",
         "ghcr.io/openclaw/openclaw:2026.9.6",
+        "openclaw-local/data-agent:0.14.0-1",
         "openclaw-local/egress-filter:1.0.6-1",
         "openclaw-local/model-gateway:1.83.10-1",
     ]

@@ -10,8 +10,8 @@ version: 1
 domain: example.com
 defaults: {target: local, model_provider: kimi}
 targets:
-  local: {type: docker, capacity: {cpus: 64, memory_gib: 256, networks: 100}}
-  spare: {type: docker, capacity: {cpus: 64, memory_gib: 256, networks: 100}}
+  local: {type: docker, capacity: {cpus: 64, memory_gib: 256, networks: 100, storage_gib: 1000}}
+  spare: {type: docker, capacity: {cpus: 64, memory_gib: 256, networks: 100, storage_gib: 1000}}
   cluster: {type: kubernetes, context: prod, capacity: {cpus: 64, memory_gib: 256, storage_gib: 1000}}
 tenants:
   - {id: aaa, shard: docker-a}

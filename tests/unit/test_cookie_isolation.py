@@ -22,7 +22,7 @@ domain: {domain}
 {top}targets:
   local:
     type: docker
-    capacity: {{cpus: 8, memory_gib: 32, networks: 10}}
+    capacity: {{cpus: 8, memory_gib: 32, networks: 10, storage_gib: 1000}}
   eu:
     type: kubernetes
     context: prod-eu

@@ -114,13 +114,14 @@ def test_an_added_suspended_tenant_costs_nothing() -> None:
     assert diff.cost_delta == Decimal(0)
 
 
-def test_removing_an_offboarded_tenant_is_safe() -> None:
+def test_removing_an_offboarded_tenant_forgets_its_data() -> None:
     diff = diff_of(remove("vandelay"))
     (change,) = diff.tenants
     assert (change.kind, change.old_state, change.new_state) == ("removed", "offboarded", None)
     assert (change.old_limits, change.new_limits) == (limits(0.5, 1, 2), None)
     assert change.cost_delta == Decimal(0)
-    assert diff.destructive == ()
+    (finding,) = diff.destructive
+    assert (finding.tenant, finding.reason) == ("vandelay", "data-forgotten")
     assert diff.affected_shards == ("us",)
 
 
@@ -424,7 +425,7 @@ def test_json_has_stable_keys_and_every_detail() -> None:
         "settings_changed": 0,
     }
     (finding,) = doc["destructive"]
-    assert list(finding) == ["tenant", "reason", "message"]
+    assert list(finding) == ["tenant", "target", "reason", "message"]
     assert (finding["tenant"], finding["reason"]) == ("acme", "removed-live")
     assert [c["id"] for c in doc["tenants"]] == ["acme", "globex", "newco", "wayne"]
     globex = doc["tenants"][1]
@@ -537,6 +538,7 @@ def test_a_10000_tenant_diff_is_correct() -> None:
     reasons = sorted((f.reason, f.tenant) for f in diff.destructive)
     assert reasons == sorted(
         [("removed-live", i) for i in m.removed_live]
+        + [("data-forgotten", i) for i in m.removed]
         + [("storage-shrunk", i) for i in m.shrunk]
         + [(r, i) for i in m.moved for r in ("target-moved", "shard-moved")]
     )

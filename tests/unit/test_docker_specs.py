@@ -115,7 +115,8 @@ def test_states_decide_what_a_tenant_gets(fleet: Fleet) -> None:
     gone = fleet.tenant("umbrella").model_copy(update={"state": "offboarded"})
     offboarded = ds.tenant_spec(on_docker(fleet, gone))
     assert offboarded.network is None and offboarded.container is None
-    assert offboarded.volume.name == "openclaw-umbrella-state"
+    assert offboarded.volume.name == "openclaw-umbrella-data"
+    assert offboarded.disk is not None and offboarded.disk.gib == 5  # kept in every state until purged
 
 
 def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: Fleet) -> None:
@@ -127,7 +128,7 @@ def test_container_spec_carries_plan_limits_config_and_no_secret_values(fleet: F
     assert config["gateway"]["controlUi"]["allowedOrigins"] == ["http://globex.localhost:8080"]
     assert spec.read_only and spec.init and spec.cap_drop == ("ALL",)
     assert spec.hostname == "openclaw-globex"
-    assert spec.mounts == (ds.Mount("openclaw-globex-state", "/home/node/.openclaw"),)
+    assert spec.mounts == (ds.Mount("openclaw-globex-data", "/home/node/.openclaw"),)
 
 
 def test_closed_egress_networks_are_internal_and_give_the_host_no_address() -> None:
@@ -147,6 +148,7 @@ def test_target_images_are_the_platform_images_and_each_active_channel(fleet: Fl
         "docker.io/library/nginx:1.27.5",
         "openclaw-local/model-gateway:1.83.10-1",
         "openclaw-local/egress-filter:1.0.6-1",
+        "openclaw-local/data-agent:0.14.0-1",
         "ghcr.io/openclaw/openclaw:2026.9.6",
     )
 

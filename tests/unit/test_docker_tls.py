@@ -30,7 +30,7 @@ targets:
   remote:
     type: docker
     host: {host}
-{tls}    capacity: {{cpus: 4, memory_gib: 8, networks: 4}}
+{tls}    capacity: {{cpus: 4, memory_gib: 8, networks: 4, storage_gib: 1000}}
 tenants:
   - {{id: acme, target: remote, model_provider: kimi}}
 """

@@ -32,7 +32,7 @@ targets:
   edge:
     type: docker
     edge:
-{edge}    capacity: {{cpus: 4, memory_gib: 8, networks: 4}}
+{edge}    capacity: {{cpus: 4, memory_gib: 8, networks: 4, storage_gib: 1000}}
 tenants:
   - {{id: acme, target: edge, model_provider: kimi}}
   - {{id: globex, target: edge, model_provider: kimi}}

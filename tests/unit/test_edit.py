@@ -51,7 +51,7 @@ version: 1
 domain: localhost
 defaults: {target: local, model_provider: kimi}
 targets:
-  local: {type: docker, capacity: {cpus: 8, memory_gib: 32, networks: 30}}
+  local: {type: docker, capacity: {cpus: 8, memory_gib: 32, networks: 30, storage_gib: 1000}}
 """
 
 
@@ -170,7 +170,7 @@ def test_add_when_tenants_is_not_the_last_section(tmp_path: Path) -> None:
         "version: 1\ndomain: localhost\ntenants:\n  - id: acme   # first customer\n\n  - id: globex\n"
         "    overrides: {cpus: 2}   # agreed in the contract\n\n# Where they run\n"
         "defaults: {target: local, model_provider: kimi}\n"
-        "targets:\n  local: {type: docker, capacity: {cpus: 8, memory_gib: 32, networks: 30}}\n"
+        "targets:\n  local: {type: docker, capacity: {cpus: 8, memory_gib: 32, networks: 30, storage_gib: 1000}}\n"
     )
     path = write(tmp_path, text)
     add_tenant(path, {"id": "newco", "plan": "pro"})
@@ -953,7 +953,7 @@ def test_cli_add_with_an_explicit_shard(app: typer.Typer, runner: CliRunner, pat
         (
             ["add", "newco", "--plan", "platinum", "--provider", "kimi"],
             "{path}: 1 problem found\n"
-            "  {path}:109: tenants[6].plan: unknown plan 'platinum'; known: basic, enterprise, pro\n",
+            "  {path}:116: tenants[6].plan: unknown plan 'platinum'; known: basic, enterprise, pro\n",
         ),
         (["suspend", "nobody"], "no tenant 'nobody' in {path}\n"),
         (["resume", "nobody"], "no tenant 'nobody' in {path}\n"),

@@ -27,12 +27,12 @@ def fleet_of(target_egress: str = "{mode: models}", plan_egress: str | None = No
     """One Docker target and one tenant per plan; `pro` carries ``plan_egress`` when given."""
     pro = f"  pro: {{egress: {plan_egress}}}\n" if plan_egress else ""
     text = (
-        "version: 1\ndomain: localhost\n"
+        "version: 1\ndomain: localhost\nbackups: {repository: /srv/openclaw-backups}\n"
         f"plans:\n  basic: {{}}\n{pro}"
         "defaults: {target: host, model_provider: kimi}\n"
         "targets:\n  host:\n    type: docker\n"
         f"    egress: {target_egress}\n"
-        "    capacity: {cpus: 16, memory_gib: 64, networks: 30}\n"
+        "    capacity: {cpus: 16, memory_gib: 64, networks: 30, storage_gib: 1000}\n"
         "tenants:\n  - id: alpha\n  - id: bravo\n    plan: pro\n  - id: carol\n    state: suspended\n"
         "  - id: delta\n    state: offboarded\n"
     )

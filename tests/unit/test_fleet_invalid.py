@@ -23,7 +23,7 @@ RESERVED = (
 )
 NOT_DNS = "is not a DNS label: use lowercase letters, digits and '-', starting and ending with a letter or digit"
 PROVIDERS = "Input should be 'kimi', 'minimax', 'anthropic', 'openai' or 'openrouter'"
-TOP_KEYS = "version, domain, public_suffixes, images, channels, defaults, models, plans, targets, tenants"
+TOP_KEYS = "version, domain, public_suffixes, backups, images, channels, defaults, models, plans, targets, tenants"
 PINNED = "must be pinned to an exact tag or digest, like nginx:1.27.5"
 
 from tests.unit.fleets import BASE  # noqa: E402 - line numbers in the cases refer to it

@@ -52,12 +52,12 @@ plans:
 targets:
   west:
     type: docker
-    capacity: {cpus: 16, memory_gib: 64, networks: 30}
+    capacity: {cpus: 16, memory_gib: 64, networks: 30, storage_gib: 1000}
   east:
     type: docker
     host: ssh://deploy@east.example.com
     edge: {address: "::1", port: 80}
-    capacity: {cpus: 4, memory_gib: 8, networks: 5}
+    capacity: {cpus: 4, memory_gib: 8, networks: 5, storage_gib: 1000}
     overcommit: {cpu: 4, memory: 2}
 tenants:
   - id: acme
@@ -87,7 +87,7 @@ domain: tenants.example.com
 targets:
   local:
     type: docker
-    capacity: {cpus: 4, memory_gib: 8, networks: 4}
+    capacity: {cpus: 4, memory_gib: 8, networks: 4, storage_gib: 1000}
 tenants:
   - {id: acme, target: local, model_provider: kimi}
 """

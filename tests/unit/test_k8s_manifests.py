@@ -23,6 +23,7 @@ from kubernetes_validate.utils import all_versions
 from typer.testing import CliRunner
 
 from tenantctl.app import app
+from tenants import k8s_backup_specs as kbs
 from tenants import k8s_specs as ks
 from tenants import model_gateway_k8s as mgk
 from tenants import openclaw, units
@@ -59,6 +60,13 @@ KIND_OF_ROLE = {
     "deployment": "Deployment",
     "service": "Service",
     "ingress": "Ingress",
+    "backup-secret": "Secret",
+    "backup-account": "ServiceAccount",
+    "backup-role": "Role",
+    "backup-binding": "RoleBinding",
+    "backup-traffic": "NetworkPolicy",
+    "backup-files": "ConfigMap",
+    "backup-job": "CronJob",
 }
 
 
@@ -75,7 +83,18 @@ def cluster_of(fleet: Fleet) -> KubernetesTarget:
 def manifests_of(fleet: Fleet, tenant: Tenant) -> ks.TenantManifests:
     resolved = resolve(fleet, tenant)
     assert isinstance(resolved, KubernetesTenant)
-    return ks.tenant_manifests(resolved)
+    return ks.tenant_manifests(resolved, kbs.backup_job(fleet))
+
+
+def backup_roles(fleet: Fleet, tenant: Tenant) -> list[str]:
+    """The backup objects a tenant gets: live, its plan on a schedule, a repository a pod can reach."""
+    backups = fleet.backups
+    if tenant.state == "offboarded" or backups is None or backups.kind == "local":
+        return []
+    if fleet.plans[tenant.plan].backup.every == "off":
+        return []
+    files = ["backup-files"] if backups.kind == "sftp" else []
+    return ["backup-secret", "backup-account", "backup-role", "backup-binding", "backup-traffic", *files, "backup-job"]
 
 
 def gateway_of(fleet: Fleet) -> mgk.GatewayManifests:
@@ -228,7 +247,7 @@ def test_objects_per_state(variant: str, tenant_id: str) -> None:
     manifests = manifests_of(fleet, tenant)
     roles = [name for name, _ in manifests.objects]
     expected = [r for r in ALL_ROLES if r not in WORKLOAD_ROLES] if tenant.state == "offboarded" else list(ALL_ROLES)
-    assert roles == expected
+    assert roles == expected + backup_roles(fleet, tenant)
     namespace = f"tenant-{tenant_id}"
     assert manifests.namespace == namespace
     for name, manifest in manifests.objects:
@@ -271,8 +290,9 @@ def test_limit_range_defaults_are_the_tenants_limits() -> None:
     hooli = EXAMPLE.tenant("hooli")  # pro: 2 CPUs, 4 GiB
     container_limits, pvc_limits = role(EXAMPLE, hooli, "limits")["spec"]["limits"]
     assert container_limits["type"] == "Container"
-    assert container_limits["default"] == container_limits["max"] == {"cpu": "2000m", "memory": "4Gi"}
-    assert container_limits["defaultRequest"] == {"cpu": "500m", "memory": "4Gi"}
+    disk = {"ephemeral-storage": "1Gi"}  # logs and writable layers: a fixed allowance, whatever the plan
+    assert container_limits["default"] == container_limits["max"] == {"cpu": "2000m", "memory": "4Gi", **disk}
+    assert container_limits["defaultRequest"] == {"cpu": "500m", "memory": "4Gi", **disk}
     assert pvc_limits == {"type": "PersistentVolumeClaim", "max": {"storage": "20Gi"}}
 
 
@@ -441,8 +461,13 @@ def test_pod_volumes_probes_and_resources(variant: str, tenant_id: str) -> None:
     assert resources["limits"] == {
         "cpu": units.cpu_quantity(limits.cpus),
         "memory": units.gib_quantity(limits.memory_gib),
+        "ephemeral-storage": units.mib_quantity(ks.EPHEMERAL_STORAGE_MIB),
     }
     assert resources["requests"]["memory"] == resources["limits"]["memory"]
+    assert resources["requests"]["ephemeral-storage"] == resources["limits"]["ephemeral-storage"]
+    # /tmp is memory, like Docker's tmpfs of the same size (and charged to the memory limit).
+    assert volumes["tmp"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
+    assert openclaw.TMP_SIZE_MIB == 256
 
 
 def node_heap_mib(container: dict[str, Any]) -> int:
@@ -636,7 +661,10 @@ def test_render_writes_one_file_per_kubernetes_tenant_without_secret_values(tmp_
         docs = kubectl_load_all(text)
         for secret in (d for d in docs if d["kind"] == "Secret"):
             assert "data" not in secret
-            assert all(re.fullmatch(r"<redacted: [a-z_]+>", v) for v in secret["stringData"].values())
+            assert all(
+                re.fullmatch(r"<redacted: ([a-z_]+|secret config [A-Za-z0-9]+)>", v)
+                for v in secret["stringData"].values()
+            )
         # Nothing else looks like a credential (the config checksum is a digest, not a secret).
         for doc in docs:
             if doc["kind"] == "Deployment":

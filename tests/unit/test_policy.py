@@ -722,8 +722,8 @@ def test_the_example_fleet_violates_no_policy(whole_fleet: ProgramRun) -> None:
     # The run exercises every kind the rules judge, so "no violations" is not vacuous.
     assert {CONTAINER, DEPLOYMENT, rules.NAMESPACE, rules.RESOURCE_QUOTA, rules.LIMIT_RANGE} <= types
     assert {rules.NETWORK_POLICY, "kubernetes:networking.k8s.io/v1:Ingress"} <= types
-    # three active tenants, the edge proxy, the model gateway and the egress filter
-    assert len(whole_fleet.of_type(CONTAINER)) == 6
+    # three active tenants, the edge proxy, the model gateway, the egress filter, the disk and backup agents
+    assert len(whole_fleet.of_type(CONTAINER)) == 8
     assert violations_of(whole_fleet) == {}
 
 

@@ -8,6 +8,8 @@
 #                                                         the model gateway
 #   egress_filter=openclaw-local/egress-filter:<nftables version>-<recipe>
 #                                                         each Docker host's egress rules
+#   data_agent=openclaw-local/data-agent:<restic version>-<recipe>
+#                                                         tenant disks and backups
 #
 # All start from a Debian bookworm minbase root filesystem made with
 # debootstrap; packages come from the Debian archive, the npm registry and
@@ -36,9 +38,10 @@ PROXY_PACKAGES_FILE="$(dirname "$0")/nginx-packages.txt"
 LITELLM_VERSION=1.83.10
 MODEL_GATEWAY_PACKAGES=(python3 python3-venv ca-certificates tini)
 EGRESS_FILTER_PACKAGES=(nftables)
+DATA_AGENT_PACKAGES=(restic openssh-client python3 python3-docker e2fsprogs util-linux ca-certificates)
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 while [ $# -gt 0 ]; do
@@ -487,6 +490,68 @@ build_egress_filter() {
     EGRESS_FILTER_TAG="$tag"
 }
 
+# --- data agent image (Debian's restic + this repo's data_agent) -----------
+
+# What the image is made of besides Debian: the package's source, the names it shares with the
+# program (tenants/data_names.py) and this script. An image built from others is not reused.
+DATA_AGENT_SOURCES=(tenants/__init__.py tenants/data_names.py tests/e2e/images/build.sh)
+data_agent_source_digest() {
+    (cd "$REPO_ROOT" && { find data_agent -name '*.py' -type f -print0 | sort -z | xargs -0 sha256sum
+        sha256sum "${DATA_AGENT_SOURCES[@]}"; }) | sha256sum | awk '{print $1}'
+}
+
+# The data agent image built by this recipe from this source, if there is one (tagged by restic's version).
+data_agent_existing_tag() {
+    [ "$REBUILD" -eq 0 ] || return 0
+    docker image ls --filter "label=openclaw-tenants.image=data-agent" \
+        --filter "label=openclaw-tenants.recipe=$RECIPE" \
+        --filter "label=openclaw-tenants.source=$1" \
+        --format '{{.Repository}}:{{.Tag}}' |
+        grep '^openclaw-local/data-agent:[0-9]' | sort -V | tail -n 1 || true
+}
+
+build_data_agent() {
+    local source_digest="$1" root="$WORK/data-agent" version tag site
+    log "root filesystem for the data agent"
+    prepare_root "$root"
+    root_apt_install "$root" "${DATA_AGENT_PACKAGES[@]}"
+    # shellcheck disable=SC2016  # dpkg-query format, not a shell expansion
+    version="$(in_root "$root" dpkg-query -W -f '${Version}' restic)"
+    version="${version#*:}"
+    version="${version%%-*}"
+    tag="openclaw-local/data-agent:$version-$RECIPE"
+
+    # Debian's python3 (no pip, no venv): the package goes where it looks for local modules, with the one
+    # module of tenants/ it reads (the names it shares with the program).
+    site="$(in_root "$root" python3 -c 'import site; print(site.getsitepackages()[0])')"
+    (cd "$REPO_ROOT" && find data_agent -name '*.py' -type f -print0 |
+        xargs -0 -I{} install -D -m 0644 {} "$root$site/{}")
+    install -D -m 0644 "$REPO_ROOT/tenants/__init__.py" "$root$site/tenants/__init__.py"
+    install -D -m 0644 "$REPO_ROOT/tenants/data_names.py" "$root$site/tenants/data_names.py"
+    run_logged compileall-data-agent in_root "$root" python3 -m compileall -q "$site/data_agent" "$site/tenants"
+    install -d -m 0755 "$root/etc/openclaw-backup"
+    install -d -m 0700 "$root/var/lib/openclaw-backup"
+    finish_root "$root"
+
+    log "docker import $tag"
+    import_root "$root" "$tag" \
+        --change 'ENTRYPOINT ["python3","-m","data_agent"]' \
+        --change 'WORKDIR /' \
+        --change 'ENV HOME=/root' \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV PYTHONUNBUFFERED=1' \
+        --change 'ENV PYTHONDONTWRITEBYTECODE=1' \
+        --change "LABEL org.opencontainers.image.title=data-agent org.opencontainers.image.version=$version openclaw-tenants.image=data-agent openclaw-tenants.recipe=$RECIPE openclaw-tenants.source=$source_digest"
+    rm -rf --one-file-system "$root"
+
+    local got
+    got="$(timeout 60 docker run --rm --network none --entrypoint python3 "$tag" -c \
+        'import subprocess, docker, data_agent.backups, data_agent.worker; print(docker.__version__, subprocess.run(["restic", "version"], capture_output=True, text=True, check=True).stdout.split()[1])' 2>&1)" ||
+        die "image check failed: $got"
+    log "image check: docker SDK, restic -> $got"
+    DATA_AGENT_TAG="$tag"
+}
+
 # --- main ----------------------------------------------------------------
 
 PROXY_TAG=""
@@ -525,3 +590,13 @@ fi
 
 printf 'model_gateway=%s\n' "$MODEL_GATEWAY_TAG"
 printf 'egress_filter=%s\n' "$EGRESS_FILTER_TAG"
+
+DATA_AGENT_SOURCE="$(data_agent_source_digest)"
+DATA_AGENT_TAG="$(data_agent_existing_tag "$DATA_AGENT_SOURCE")"
+if [ -n "$DATA_AGENT_TAG" ]; then
+    log "reusing $DATA_AGENT_TAG"
+else
+    ensure_base_tarball
+    build_data_agent "$DATA_AGENT_SOURCE"
+fi
+printf 'data_agent=%s\n' "$DATA_AGENT_TAG"
