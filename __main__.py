@@ -48,7 +48,7 @@ from tenants.model import DockerTarget, KubernetesTarget
 from tenants.model_gateway_k8s import gateway_manifests
 from tenants.model_gateway_specs import docker_spec as model_gateway_spec
 from tenants.resolved import DockerTenant, KubernetesTenant, resolve
-from tenants.shards import select_shard
+from tenants.shards import copy_only_targets, select_shard
 from tenants.stack_overrides import apply_overrides
 from tenants.tenant_info import tenant_info
 
@@ -70,6 +70,9 @@ used = sorted({t.tenant.target for t in tenants})
 docker_targets = {n: t for n in used if isinstance(t := fleet.targets[n], DockerTarget)}
 k8s_targets = {n: t for n in used if isinstance(t := fleet.targets[n], KubernetesTarget)}
 
+# Targets that hold nothing but copies a move left keep their disk agent (and nothing else) until they are purged.
+copy_targets = {n: fleet.target_as(n, DockerTarget) for n in copy_only_targets(fleet, selected)}
+
 # Each TLS edge's certificate, read (or found missing) before anything is registered.
 certificates = {name: edge_certificate(config, name, target) for name, target in docker_targets.items()}
 # Platform: per target, its explicit provider (and, on Docker hosts, the images and the edge proxy).
@@ -77,10 +80,12 @@ hosts = {
     name: DockerHost(
         name,
         DockerHostArgs(
-            host=target.host, images=target_images(fleet, name, on_docker), tls=docker_tls(config, name, target)
+            host=target.host,
+            images=target_images(fleet, name, on_docker) if name in docker_targets else (fleet.images.data_agent,),
+            tls=docker_tls(config, name, target),
         ),
     )
-    for name, target in docker_targets.items()
+    for name, target in {**docker_targets, **copy_targets}.items()
 }
 
 
@@ -103,7 +108,7 @@ def storage_agent(name: str) -> StorageAgent | None:
     return StorageAgent(f"storage-{name}", args, opts=pulumi.ResourceOptions(providers=[hosts[name].provider]))
 
 
-storage = {name: storage_agent(name) for name in docker_targets}
+storage = {name: storage_agent(name) for name in {**docker_targets, **copy_targets}}
 repository = backup_secrets(config, fleet.backups) if tenants else {}
 clusters = {
     name: KubernetesCluster(name, KubernetesClusterArgs(kubeconfig=kubeconfig(config, target), context=target.context))

@@ -160,6 +160,53 @@ def _edge_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+DATA_SIZES = (("100m", "100 MiB"), ("1g", "1 GiB"))
+
+
+def _data_rows(r: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    for key, size in DATA_SIZES:
+        k = f"data_{key}"
+        if f"{k}_move_down_s" not in r:
+            continue
+        tenant = f"tenant data, {size} ({r[f'{k}_files']:,} files; {r[f'{k}_volume_mib']} MiB with the gateway's state)"
+        rows += [
+            _row(
+                f"{tenant}: `backups run`, first and after {r[f'{k}_changed_mib']} MiB (1%) changed",
+                f"first {r[f'{k}_first_backup_s']} s (+{r[f'{k}_first_added_mib']} MiB), second "
+                f"{r[f'{k}_incr_backup_s']} s (+{r[f'{k}_incr_added_mib']} MiB; ratio {r[f'{k}_incr_ratio']}); "
+                f"repository {r[f'{k}_repo_first_mib']} → {r[f'{k}_repo_incr_mib']} MiB after retention "
+                f"({r[f'{k}_repo_ratio']} times the files)",
+                "",
+                None,
+            ),
+            _row(
+                f"{tenant}: gateway not answering `/healthz` during a consistent snapshot",
+                f"first **{r[f'{k}_first_backup_down_s']} s** (agent's stop to start "
+                f"{r[f'{k}_first_backup_unavailable_s']} s), second **{r[f'{k}_incr_backup_down_s']} s** "
+                f"({r[f'{k}_incr_backup_unavailable_s']} s; ratio {r[f'{k}_incr_down_ratio']})",
+                "",
+                None,
+            ),
+            _row(
+                f"{tenant}: `backups restore` in place",
+                f"{r[f'{k}_restore_s']} s (ratio {r[f'{k}_restore_ratio']} to the first backup), not answering "
+                f"{r[f'{k}_restore_down_s']} s; files identical: {_met(r[f'{k}_restore_identical'])}",
+                "",
+                None,
+            ),
+            _row(
+                f"{tenant}: a move's data path, one daemon (no `pulumi up`)",
+                f"not answering **{r[f'{k}_move_down_s']} s**: stop {r[f'{k}_move_stop_s']} s, final backup "
+                f"{r[f'{k}_move_backup_s']} s, restore into a new volume {r[f'{k}_move_restore_s']} s, new gateway "
+                f"to `/healthz` {r[f'{k}_move_start_s']} s; files identical: {_met(r[f'{k}_move_identical'])}",
+                "",
+                None,
+            ),
+        ]
+    return rows
+
+
 def write_report(r: dict[str, Any], path: Path) -> None:
     m = r["machine"]
     lines = [
@@ -266,6 +313,7 @@ def write_report(r: dict[str, Any], path: Path) -> None:
     lines += _model_gateway_rows(r)
     lines += _egress_rows(r)
     lines += _edge_rows(r)
+    lines += _data_rows(r)
     if "engine_cached_ensure_s" in r:
         lines.append(
             _row("engine build, cached (scripts/ensure-pulumi.sh)", f"{r['engine_cached_ensure_s']} s", "seconds", None)
@@ -291,6 +339,17 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         "the TLS edge (TLS 1.3, ECDSA P-256; a new connection is a full handshake); added = edge path less its "
         "gateway's direct path, same percentile. Idle connections each make one kept-alive request, then send "
         "nothing (the edge keeps them 30 s); memory is the edge's cgroup less inactive page cache.",
+        "- Tenant data: one tenant of the basic plan (its gateway the program's container spec, on a plain volume "
+        "and an internal network of its own), the data agent's image as a target's backup agent (the daemon's "
+        "socket, the host's network, a local restic repository), the product's defaults (30 s to stop, the plan's "
+        "retention: one snapshot a day is kept, so the second backup prunes the first). The files are random "
+        "(incompressible): 10% session-sized (4 to 64 KiB), 20% notes (64 KiB to 1 MiB), 30% documents (1 to 8 "
+        "MiB), 40% media (8 to 32 MiB). Not answering = a poller on the gateway's network asks `/healthz` every "
+        "0.1 s; each run of failures counts from the last answer before it to the first after it, so the "
+        "gateway's boot is included; the agent's `unavailable_s` is from its stop to its start. The move's data "
+        "path: the gateway removed (what the suspending deploy does), its final backup, a restore into a new "
+        "volume, a new gateway on it; a real `tenantctl move` adds three `pulumi up` runs (see the real engine "
+        "rows).",
         "- Signup: service overhead is the time from sending `POST /v1/tenants` to its 202, which includes the "
         "validated, atomic edit of tenants.yaml and the stored job.",
         "",

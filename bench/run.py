@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import docker_runtime, edge, egress, engine_runtime, model_gateway, program_eval, signup_load  # noqa: E402
+from bench import data, docker_runtime, edge, egress, engine_runtime, model_gateway, program_eval, signup_load  # noqa: E402
 from bench.bench_diff import measure as diff_measure  # noqa: E402
 from bench.report import write_report  # noqa: E402
 
@@ -68,6 +68,7 @@ PARTS: dict[str, tuple[str, Callable[[], Mapping[str, object]]]] = {
     "models": ("model gateway", model_gateway.measure),
     "egress": ("egress filter", egress.measure),
     "edge": ("edge proxy", edge.measure),
+    "data": ("tenant data", data.measure),
     "build": ("engine build, cached", engine_build),
 }
 

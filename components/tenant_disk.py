@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -39,6 +40,8 @@ from .docker_ops import RunningContainer, _client, _exec, _renewed
 KEYS = ("tenant", "target", "gib", "inodes", "uid", "claim")
 EXISTS = 3  # `disks create`: an image with the id exists under another claim
 MISSING = 4  # `disks show`: no image
+IN_USE = "is in use"  # `disks grow` of a mounted disk the kernel will not grow online
+GATEWAY_STOP_S = 30  # what a gateway gets to shut down cleanly
 
 
 def _n(value: object) -> str:
@@ -98,6 +101,30 @@ def _claimed_by_another(shown: Mapping[str, Any], claim: object) -> bool:
     return bool(held) and (claim == rpc.UNKNOWN or held != claim)
 
 
+def _grow(props: Mapping[str, Any]) -> None:
+    """Grow the disk, online where the host's kernel allows it. Where it does not (a host that withholds
+    CAP_SYS_RESOURCE), the agent grows only a disk nothing uses: the tenant's gateway is then stopped for the
+    grow (seconds) and started again, always."""
+    args = ("grow", str(props["tenant"]), "--gib", _n(props["gib"]))
+    code, output = _agent(props, *args)
+    if code != 0 and IN_USE in output:
+        with _client(props) as client:
+            try:
+                gateway: Container | None = client.containers.get(props["gateway"])
+            except NotFound:
+                gateway = None
+            stopped = gateway if gateway is not None and gateway.status == "running" else None
+            if stopped is not None:
+                stopped.stop(timeout=GATEWAY_STOP_S)
+            try:
+                code, output = _agent(props, *args)
+            finally:
+                if stopped is not None:
+                    stopped.start()
+    if code != 0:
+        raise RuntimeError(f"could not grow the disk of tenant {props['tenant']!r}: {output[-400:]}")
+
+
 class TenantDiskProvider(ResourceProvider):
     serialize_as_secret_always = False
 
@@ -143,9 +170,7 @@ class TenantDiskProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if int(news["gib"]) > int(olds["gib"]):
-            code, output = _agent(news, "grow", str(news["tenant"]), "--gib", _n(news["gib"]))
-            if code != 0:
-                raise RuntimeError(f"could not grow the disk of tenant {news['tenant']!r}: {output[-400:]}")
+            _grow(news)
         return UpdateResult(outs={**news, "created": olds.get("created", "")})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -184,6 +209,7 @@ class TenantDisk(Resource, module="openclaw", name="TenantDisk"):
             "uid": spec.uid,
             "claim": claim,
             "data": spec.data,
+            "gateway": spec.gateway,
             "created": None,
         }
         super().__init__(TenantDiskProvider(), name, props, opts)

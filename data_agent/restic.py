@@ -2,7 +2,9 @@
 
 For SFTP, restic's own ssh is replaced by one that trusts only the configured host key and uses only the
 configured private key (`-o sftp.command=...`): both are written to files of mode 0600 in a private temporary
-directory for the one command and removed after it.
+directory for the one command and removed after it. restic loses what its ssh says when the session never
+starts, so ssh writes its messages to a file there too, and a failure says why (a host key that is not the
+pinned one, a refused key, a server that does not answer).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ PRUNE_S = 3600.0  # forget --prune rewrites packs
 LOCK_ATTEMPTS = 6  # another agent's prune holds the repository's exclusive lock for a while
 LOCK_RETRY_S = 10.0
 MISSING_REPOSITORY = ("Is there a repository at the following location?", "unable to open config file")
+SFTP_NOT_STARTED = ("unable to start the sftp session", "ssh command exited")  # restic: its ssh failed
+HOST_KEY_FAILED = "Host key verification failed."
+STRICT_SUFFIX = " and you have requested strict checking."
 
 
 class ResticError(RuntimeError):
@@ -73,12 +78,33 @@ def parse_sftp(url: str) -> SftpEndpoint:
     return SftpEndpoint(match["user"], match["host"].strip("[]"), port, match["path"])
 
 
-def sftp_command(endpoint: SftpEndpoint, key_file: str, known_hosts_file: str) -> str:
-    """restic's `sftp.command`: only this key, only this server's known host key."""
+def sftp_command(endpoint: SftpEndpoint, key_file: str, known_hosts_file: str, log_file: str) -> str:
+    """restic's `sftp.command`: only this key, only this server's known host key, never a prompt, ssh's own
+    messages to `log_file`."""
     return (
         f"ssh -i {key_file} -o UserKnownHostsFile={known_hosts_file} -o StrictHostKeyChecking=yes "
+        f"-o IdentitiesOnly=yes -o BatchMode=yes -E {log_file} "
         f"-p {endpoint.port} {endpoint.user}@{endpoint.host} -s sftp"
     )
+
+
+def ssh_reason(log: str) -> str | None:
+    """Why ssh could not open the session, from its messages: one line, or None when it said nothing."""
+    lines = [line.strip() for line in log.splitlines() if line.strip() and not line.startswith("@")]
+    if not lines:
+        return None
+    if HOST_KEY_FAILED in lines:
+        detail = next((line for line in lines if line.endswith(STRICT_SUFFIX)), "").removesuffix(STRICT_SUFFIX)
+        sent = next((line.rstrip(".") for line in lines if line.startswith("SHA256:")), None)
+        return (
+            f"ssh: host key verification failed: the sftp server's host key is not in known_hosts "
+            f"({KNOWN_HOSTS_ENV})" + (f": {detail}" if detail else "") + (f" (it sent {sent})" if sent else "")
+        )
+    refused = next((line for line in lines if "Permission denied" in line), None)
+    if refused is not None:
+        return f"ssh: the sftp server does not accept the key in {SSH_KEY_ENV}: {refused}"
+    last = lines[-1]
+    return last if last.startswith("ssh:") else f"ssh: {last}"
 
 
 def repository_kind(url: str) -> RepositoryKind:
@@ -128,17 +154,42 @@ def _write_private(path: Path, text: str) -> str:
     return str(path)
 
 
+@dataclass(frozen=True)
+class Connection:
+    """restic's global options for reaching the repository and, for SFTP, the file its ssh writes to."""
+
+    options: list[str]
+    ssh_log: Path | None = None
+
+    def reset(self) -> None:
+        """Before each attempt: ssh appends, and an earlier attempt's messages are not this one's."""
+        if self.ssh_log is not None:
+            self.ssh_log.unlink(missing_ok=True)
+
+    def explain(self, restic_reason: str) -> str:
+        """restic's reason, led by ssh's own when restic's ssh failed."""
+        if self.ssh_log is None or not any(marker in restic_reason for marker in SFTP_NOT_STARTED):
+            return restic_reason
+        try:
+            why = ssh_reason(self.ssh_log.read_text(errors="replace"))
+        except OSError:
+            return restic_reason
+        return f"{why} ({restic_reason})"[:1000] if why else restic_reason
+
+
 @contextmanager
-def connection_options(repository: Repository) -> Iterator[list[str]]:
-    """restic's global options for reaching the repository; for SFTP the key files exist only inside."""
+def connection_options(repository: Repository) -> Iterator[Connection]:
+    """How restic reaches the repository; for SFTP the key files exist only inside."""
     if repository.kind != "sftp":
-        yield []
+        yield Connection([])
         return
     private = Path(tempfile.mkdtemp(prefix="restic-ssh-"))  # mode 0700, this process's own
     try:
         key = _write_private(private / "id", repository.credentials[SSH_KEY_ENV])
         known_hosts = _write_private(private / "known_hosts", repository.credentials[KNOWN_HOSTS_ENV])
-        yield ["-o", f"sftp.command={sftp_command(parse_sftp(repository.url), key, known_hosts)}"]
+        log = private / "ssh.log"
+        command = sftp_command(parse_sftp(repository.url), key, known_hosts, str(log))
+        yield Connection(["-o", f"sftp.command={command}"], log)
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -170,9 +221,10 @@ class Restic:
     def run(self, args: Sequence[str], timeout_s: float | None) -> str:
         """restic's stdout; ResticError with its reason otherwise. Waits out another process's lock, bounded."""
         cache = ["--cache-dir", self.cache_dir] if self.cache_dir else ["--no-cache"]
-        with connection_options(self.repository) as options:
-            command = [self.binary, *options, *cache, *args]
+        with connection_options(self.repository) as connection:
+            command = [self.binary, *connection.options, *cache, *args]
             for attempt in range(LOCK_ATTEMPTS):
+                connection.reset()
                 try:
                     done = self.runner(
                         command, env=self._env(), capture_output=True, text=True, timeout=timeout_s, check=False
@@ -184,7 +236,7 @@ class Restic:
                 if done.returncode == 0:
                     return done.stdout
                 if "already locked" not in done.stderr or attempt == LOCK_ATTEMPTS - 1:
-                    raise ResticError(reason(done.stderr), done.stderr, done.returncode)
+                    raise ResticError(connection.explain(reason(done.stderr)), done.stderr, done.returncode)
                 self.sleep(LOCK_RETRY_S)
         raise AssertionError("unreachable")
 
@@ -199,10 +251,16 @@ class Restic:
         return True
 
     def ensure_repository(self) -> bool:
-        """`restic init` if there is none yet; True when this call created it."""
+        """`restic init` if there is none yet; True when this call created it. Another agent (of this host, or
+        of another host sharing the repository) may initialise it first: its repository is then this one's."""
         if self.exists():
             return False
-        self.run(["init"], QUICK_S)
+        try:
+            self.run(["init"], QUICK_S)
+        except ResticError:
+            if self.exists():
+                return False
+            raise
         return True
 
     def snapshots(self, tenant_id: str) -> list[dict[str, Any]]:

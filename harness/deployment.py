@@ -192,16 +192,20 @@ class Fleetside:
 def remove_disks(fleet: Fleet) -> None:
     """Unmount and delete the disks of the fleet's tenants on this host (their agent is gone by now, so the
     agent's own module does it here, as root): a later run may reuse the ids."""
+    # On every disk target of the fleet: a tenant may have moved since the fleet was written.
+    disk_targets = [
+        (name, target)
+        for name, target in fleet.targets.items()
+        if isinstance(target, DockerTarget) and target.storage.mode == "disk"
+    ]
     for tenant in fleet.tenants:
-        target = fleet.targets[tenant.target]
-        if not isinstance(target, DockerTarget) or target.storage.mode != "disk":
-            continue
-        root = data_names.disk_root(target.storage.root, tenant.target)
-        env = {**os.environ, data_names.DISK_ROOT_ENV: root}
-        command = [sys.executable, "-m", "data_agent", "disks", "remove", tenant.id]
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"could not remove the disk of {tenant.id} under {root}: {done.stderr[-400:]}")
+        for name, target in disk_targets:
+            root = data_names.disk_root(target.storage.root, name)
+            env = {**os.environ, data_names.DISK_ROOT_ENV: root}
+            command = [sys.executable, "-m", "data_agent", "disks", "remove", tenant.id]
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"could not remove the disk of {tenant.id} under {root}: {done.stderr[-400:]}")
 
 
 def targets_of(fleet: Fleet) -> list[str]:

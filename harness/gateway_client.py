@@ -1,4 +1,5 @@
-"""Talk to tenant gateways through the edge proxy on 127.0.0.1, as a customer would."""
+"""Talk to tenant gateways through the edge proxy on 127.0.0.1, as a customer would, or with the official CLI
+inside a gateway's own container."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
+
+from tenants.openclaw import PORT, WORKDIR
 
 TIMEOUT_S = 10.0
 
@@ -161,3 +164,24 @@ class GatewaySession:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def gateway_cli_call(container: Any, method: str, params: Mapping[str, Any]) -> Any:
+    """One RPC of a gateway's own API, made by the official CLI inside the tenant's ``container`` (a Docker
+    SDK container) with the tenant's own token: a loopback operator, as the customer's tools on the host are.
+    Writes need a paired device, and the gateway approves a loopback CLI's device on first use."""
+    script = (
+        f"exec node {WORKDIR}/openclaw.mjs gateway call {method} --json --timeout 30000 "
+        f"--port {PORT} --token \"$OPENCLAW_GATEWAY_TOKEN\" --params '{json.dumps(params)}'"
+    )
+    code, output = container.exec_run(["sh", "-c", script])
+    text = output.decode(errors="replace") if isinstance(output, bytes) else ""
+    if code != 0:
+        raise RuntimeError(f"openclaw gateway call {method} failed (exit {code}): {text[-2000:]}")
+    return json.loads(text[text.index("{") :])
+
+
+def workspace_file(container: Any, name: str = "AGENTS.md") -> str | None:
+    """The content of the main agent's workspace file ``name``, as the gateway reads it; None: it has none."""
+    found = gateway_cli_call(container, "agents.files.get", {"agentId": "main", "name": name})["file"]
+    return None if found.get("missing") else str(found.get("content"))

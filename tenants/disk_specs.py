@@ -20,10 +20,12 @@ class DiskSpec:
     image: str
     mount: str
     data: str  # what the tenant's volume binds
+    gateway: str  # the container that uses it (stopped for a grow where the host's kernel cannot grow it online)
 
 
-def disk_spec(tenant: DockerTenant) -> DiskSpec | None:
-    """The tenant's disk; None on a target that keeps plain volumes (storage mode volume)."""
+def disk_spec(tenant: DockerTenant, gateway: str) -> DiskSpec | None:
+    """The tenant's disk, used by its ``gateway`` container; None on a target that keeps plain volumes
+    (storage mode volume)."""
     storage = tenant.target.storage
     if storage.mode != "disk":
         return None
@@ -39,4 +41,5 @@ def disk_spec(tenant: DockerTenant) -> DiskSpec | None:
         image=disk_image(root, target, tenant.id),
         mount=disk_mount(root, target, tenant.id),
         data=disk_data(root, target, tenant.id),
+        gateway=gateway,
     )

@@ -33,7 +33,7 @@ from pulumi import automation as auto
 
 from harness.deployment import Deployment, Fleetside, with_tenant, write_fleet
 from harness.fleets import TEST_DISK_ROOT, local_fleet
-from harness.gateway_client import GatewaySession, http_get, started
+from harness.gateway_client import GatewaySession, gateway_cli_call, http_get, started, workspace_file
 from harness.paths import ROOT
 from harness.waiting import wait_until
 from signup.runner import UpdateError
@@ -124,19 +124,6 @@ def run_as_tenant(engine: docker.DockerClient, tenant_id: str, script: str) -> t
     return int(code or 0), output.decode(errors="replace") if isinstance(output, bytes) else ""
 
 
-def gateway_call(engine: docker.DockerClient, tenant_id: str, method: str, params: dict[str, Any]) -> Any:
-    """One RPC of the gateway's own API, made by the official CLI inside the tenant's container with the
-    tenant's token: a loopback operator, as the customer's own tools on the host are (writes need a paired
-    device, and a loopback CLI is approved on first use)."""
-    script = (
-        f"exec node {openclaw.WORKDIR}/openclaw.mjs gateway call {method} --json --timeout 30000 "
-        f"--port {openclaw.PORT} --token \"$OPENCLAW_GATEWAY_TOKEN\" --params '{json.dumps(params)}'"
-    )
-    code, output = run_as_tenant(engine, tenant_id, script)
-    assert code == 0, output[-2000:]
-    return json.loads(output[output.index("{") :])
-
-
 def healthy(tenant_id: str) -> bool:
     reply = http_get(PORT, f"{tenant_id}.localhost", openclaw.LIVENESS_PATH)
     return reply.status == 200 and bool(reply.json().get("ok"))
@@ -151,12 +138,6 @@ def agent_json(engine: docker.DockerClient, *args: str) -> Any:
 
 
 STATE = openclaw.STATE_DIR
-
-
-def workspace_file(engine: docker.DockerClient, tenant_id: str) -> str | None:
-    """The content of the main agent's AGENTS.md, as the gateway reads it; None when it has none."""
-    found = gateway_call(engine, tenant_id, "agents.files.get", {"agentId": "main", "name": "AGENTS.md"})["file"]
-    return None if found.get("missing") else str(found.get("content"))
 
 
 def test_a_tenant_past_its_disk_gets_enospc_while_its_neighbour_writes(
@@ -200,9 +181,11 @@ def test_a_tenant_past_its_disk_gets_enospc_while_its_neighbour_writes(
 def test_what_a_customer_wrote_survives_the_loss_of_its_disk(
     stack: Deployment, fleet: Fleet, engine: docker.DockerClient
 ) -> None:
-    gateway_call(engine, ALPHA, "agents.files.set", {"agentId": "main", "name": "AGENTS.md", "content": MARKER})
-    gateway_call(engine, ALPHA, "sessions.create", {"label": f"kept-{RUN}"})
-    assert workspace_file(engine, ALPHA) == MARKER
+    gateway_cli_call(
+        gateway(engine, ALPHA), "agents.files.set", {"agentId": "main", "name": "AGENTS.md", "content": MARKER}
+    )
+    gateway_cli_call(gateway(engine, ALPHA), "sessions.create", {"label": f"kept-{RUN}"})
+    assert workspace_file(gateway(engine, ALPHA)) == MARKER
     backup = tenantctl(stack.fleet_file, "backup", ALPHA)
     snapshots = agent_json(engine, "snapshots", ALPHA)
     assert snapshots and snapshots[-1]["short_id"] in backup.stdout
@@ -215,13 +198,13 @@ def test_what_a_customer_wrote_survives_the_loss_of_its_disk(
     stack.refresh("tenant data: refresh after the disk is lost")
     stack.apply(fleet, "tenant data: up makes an empty disk")
     wait_until(partial(started, PORT, f"{ALPHA}.localhost"), BOOT_TIMEOUT_S)
-    assert workspace_file(engine, ALPHA) != MARKER  # a fresh gateway's own bootstrap file, or none
+    assert workspace_file(gateway(engine, ALPHA)) != MARKER  # a fresh gateway's own bootstrap file, or none
     restored = tenantctl(stack.fleet_file, "restore", ALPHA)
     assert snapshots[-1]["short_id"] in restored.stdout
     wait_until(partial(started, PORT, f"{ALPHA}.localhost"), BOOT_TIMEOUT_S)
     assert healthy(ALPHA)
-    assert workspace_file(engine, ALPHA) == MARKER
-    assert f"kept-{RUN}" in json.dumps(gateway_call(engine, ALPHA, "sessions.list", {}))
+    assert workspace_file(gateway(engine, ALPHA)) == MARKER
+    assert f"kept-{RUN}" in json.dumps(gateway_cli_call(gateway(engine, ALPHA), "sessions.list", {}))
     # The customer reaches it through the edge with the token it always had.
     with GatewaySession(PORT, f"{ALPHA}.localhost", stack.tokens[ALPHA]) as customer:
         assert customer.call("health").get("ok") is True

@@ -107,21 +107,21 @@ class TestLifecycle:
         self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
     ) -> None:
         before = docker_side.container_ids(fleet)
-        started_at = {name: docker_side.started_at(name) for name in before}
+        started_at = {name: docker_side.started_at(name) for name, found in before.items() if found}
         added = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
         preview = stack.preview("engine: preview of one added tenant", fleet=added)
-        # Its component, token, model key, volume, its volume's owner, network, gateway and pids limit, and
-        # the edge's and the model gateway's links to it; the edge's routes, the model gateway's key
-        # registry and the host's egress rules update in place. Nothing else changes, nothing is replaced.
+        # Its component, token, model key, disk and its claim, volume, its volume's owner, network, gateway and
+        # pids limit, and the edge's and the model gateway's links to it; the edge's routes, the model gateway's
+        # key registry and the host's egress rules update in place. Nothing else changes, nothing is replaced.
         changes = {str(getattr(op, "value", op)): n for op, n in preview.change_summary.items()}
         assert {op: n for op, n in changes.items() if op != "same"} == {
-            "create": 10,
+            "create": 12,
             "update": 3,
         }
         result = stack.apply(added, "engine: up adding one tenant")
         assert "replace" not in result.summary and "delete" not in result.summary
         assert docker_side.container_ids(fleet) == before  # the edge proxy and the others: same containers
-        assert {name: docker_side.started_at(name) for name in before} == started_at  # and no restart
+        assert {name: docker_side.started_at(name) for name in started_at} == started_at  # and no restart
         wait_started(added, C)
         assert ws_connect(edge_port(fleet), f"{C}.localhost", result.tokens[C]).accepted
         stack.preview("engine: preview after the add", expect_no_changes=True)

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from ruamel.yaml import YAML
 
+from harness.fleets import fleet_yaml, local_fleet
 from harness.paths import ROOT
 from harness.program_run import ProgramRun, run_program
 from tenants.host_uid import derived_uid
+from tenants.load import parse_fleet
+from tenants.shards import copy_only_targets, select_shard
 
 DOCKER_SHARD = {"shard": "default"}
 
@@ -123,3 +127,41 @@ def test_a_target_of_plain_volumes_has_no_disks_and_keeps_the_old_volume_names(t
     assert "driver" not in volume and "driverOpts" not in volume
     schedule = json.loads(run.named("backup-local-schedule").inputs["content"])
     assert schedule["tenants"]["acme"]["volume"] == "openclaw-acme-state"
+
+
+def test_a_target_left_with_only_copies_keeps_its_disk_agent_and_nothing_else(tmp_path: Path) -> None:
+    text = local_fleet(
+        "here", [{"id": "mover", "retained_on": ["there"]}], {"port": 18999, "subnet": "10.255.239.0/24"}
+    )
+    doc = YAML(typ="safe").load(text)
+    doc["targets"]["there"] = {**doc["targets"]["here"], "host": "unix:///run/elsewhere/docker.sock"}
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet_yaml(doc))
+    run = run_program(path)
+    there = [r.name for r in run.resources if "there" in r.name]
+    assert sorted(there) == [
+        "storage-there",
+        "storage-there-agent",
+        "storage-there-pids-limit",
+        "there",
+        "there-docker",
+        "there-image-openclaw-local-data-agent-0.14.0-1",
+    ]
+    assert run.named("storage-there-agent").inputs["envs"] == [
+        "OPENCLAW_DISK_ROOT=/var/lib/openclaw-tenants/test-disks/there"
+    ]
+
+
+def test_the_stack_of_the_lowest_shard_keeps_a_copy_only_target() -> None:
+    text = local_fleet("here", [{"id": "mover"}], {"port": 18999, "subnet": "10.255.239.0/24"})
+    doc = YAML(typ="safe").load(text)
+    doc["targets"]["there"] = dict(doc["targets"]["here"])
+    doc["targets"]["b-host"] = dict(doc["targets"]["here"])
+    doc["tenants"] = [
+        {"id": "mover", "retained_on": ["there"], "shard": "s2"},
+        {"id": "other", "target": "b-host", "retained_on": ["there"], "shard": "s1"},
+    ]
+    fleet = parse_fleet(fleet_yaml(doc), "copies")
+    assert copy_only_targets(fleet, select_shard(fleet, "s1")) == ("there",)
+    assert copy_only_targets(fleet, select_shard(fleet, "s2")) == ()
+    assert copy_only_targets(fleet, fleet.tenants) == ("there",)

@@ -31,6 +31,7 @@ from data_agent.restic import (
     connection_options,
     parse_sftp,
     sftp_command,
+    ssh_reason,
 )
 from data_agent.schedule import (
     RETRY_AFTER_S,
@@ -188,9 +189,9 @@ def test_both_sftp_forms_name_the_same_kind_of_endpoint() -> None:
 
 def test_the_sftp_command_trusts_only_the_configured_key_and_host_key() -> None:
     endpoint = SftpEndpoint("backup", "nas.example.net", 2222, "/srv/restic")
-    assert sftp_command(endpoint, "/tmp/k/id", "/tmp/k/known_hosts") == (
+    assert sftp_command(endpoint, "/tmp/k/id", "/tmp/k/known_hosts", "/tmp/k/ssh.log") == (
         "ssh -i /tmp/k/id -o UserKnownHostsFile=/tmp/k/known_hosts -o StrictHostKeyChecking=yes "
-        "-p 2222 backup@nas.example.net -s sftp"
+        "-o IdentitiesOnly=yes -o BatchMode=yes -E /tmp/k/ssh.log -p 2222 backup@nas.example.net -s sftp"
     )
 
 
@@ -204,7 +205,8 @@ SFTP_ENV = {
 
 def test_the_key_and_known_hosts_exist_only_for_the_command_in_private_files() -> None:
     repository = Repository.from_env(SFTP_ENV)
-    with connection_options(repository) as options:
+    with connection_options(repository) as connection:
+        options = connection.options
         assert options[0] == "-o"
         command = options[1].removeprefix("sftp.command=").split()
         key, known_hosts = Path(command[command.index("-i") + 1]), Path(command[4].split("=", 1)[1])
@@ -213,6 +215,7 @@ def test_the_key_and_known_hosts_exist_only_for_the_command_in_private_files() -
         assert stat.S_IMODE(key.stat().st_mode) == stat.S_IMODE(known_hosts.stat().st_mode) == 0o600
         assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
         assert command[-5:] == ["-p", "2222", "backup@nas.example.net", "-s", "sftp"]
+        assert Path(command[command.index("-E") + 1]) == connection.ssh_log and connection.ssh_log.parent == key.parent
     assert not key.exists() and not key.parent.exists()
 
 
@@ -266,6 +269,71 @@ def test_restic_runs_with_the_sftp_command_and_without_the_key_in_its_environmen
     assert fake.envs[0]["RESTIC_REPOSITORY"] == SFTP_ENV["RESTIC_REPOSITORY"]
 
 
+HOST_KEY_CHANGED = """@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+The fingerprint for the ED25519 key sent by the remote host is
+SHA256:1gbnKa4K7zEgOimvoaIXSG5dtq2fR6dNNv4R2udk4rE.
+Offending ED25519 key in /tmp/restic-ssh-x/known_hosts:1
+Host key for [nas.example.net]:2222 has changed and you have requested strict checking.
+Host key verification failed.
+"""
+SESSION_NOT_STARTED = (
+    "Fatal: unable to open repository at sftp://backup@nas.example.net:2222//srv/restic: "
+    "unable to start the sftp session, error: EOF\n"
+)
+
+
+def test_ssh_says_why_the_sftp_session_did_not_start() -> None:
+    assert ssh_reason(HOST_KEY_CHANGED) == (
+        f"ssh: host key verification failed: the sftp server's host key is not in known_hosts ({KNOWN_HOSTS_ENV}): "
+        "Host key for [nas.example.net]:2222 has changed (it sent SHA256:1gbnKa4K7zEgOimvoaIXSG5dtq2fR6dNNv4R2udk4rE)"
+    )
+    unknown = "No ED25519 host key is known for [nas.example.net]:2222 and you have requested strict checking.\n"
+    assert ssh_reason(unknown + "Host key verification failed.\n") == (
+        f"ssh: host key verification failed: the sftp server's host key is not in known_hosts ({KNOWN_HOSTS_ENV}): "
+        "No ED25519 host key is known for [nas.example.net]:2222"
+    )
+    assert ssh_reason("backup@nas.example.net: Permission denied (publickey).\n") == (
+        f"ssh: the sftp server does not accept the key in {SSH_KEY_ENV}: "
+        "backup@nas.example.net: Permission denied (publickey)."
+    )
+    refused = "ssh: connect to host nas.example.net port 2222: Connection refused"
+    assert ssh_reason(refused + "\n") == refused
+    assert ssh_reason("") is None
+
+
+def ssh_saying(log: str, stderr: str) -> Any:
+    """A restic whose ssh wrote `log` (where the sftp command's -E names) and which failed with `stderr`."""
+
+    def runner(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        ssh = command[command.index("-o") + 1].split()
+        Path(ssh[ssh.index("-E") + 1]).write_text(log)
+        return subprocess.CompletedProcess(command, 1, "", stderr)
+
+    return runner
+
+
+def test_a_failed_sftp_session_is_explained_by_what_ssh_said() -> None:
+    restic = Restic(Repository.from_env(SFTP_ENV), runner=ssh_saying(HOST_KEY_CHANGED, SESSION_NOT_STARTED))
+    with pytest.raises(ResticError) as failed:
+        restic.ensure_repository()  # not taken for a missing repository: nothing is initialized on that server
+    message = str(failed.value)
+    assert message.startswith("ssh: host key verification failed: the sftp server's host key is not in known_hosts")
+    assert message.endswith(
+        "(unable to open repository at sftp://backup@nas.example.net:2222//srv/restic: "
+        "unable to start the sftp session, error: EOF)"
+    )
+    # restic's own reason stands when ssh is not what failed
+    wrong = Restic(
+        Repository.from_env(SFTP_ENV),
+        runner=ssh_saying("Killed by signal 15.\n", "Fatal: wrong password or no key found\n"),
+    )
+    with pytest.raises(ResticError, match=r"^wrong password or no key found$"):
+        wrong.snapshots("acme")
+
+
 LOCAL = Repository("/srv/restic", "pw", "local")
 LOCKED = (1, "", "unable to create lock in backend: repository is already locked exclusively by PID 7")
 
@@ -290,6 +358,17 @@ def test_a_missing_repository_is_initialized_and_a_wrong_password_is_an_error() 
     with pytest.raises(ResticError, match=r"^wrong password or no key found$"):
         Restic(LOCAL, runner=wrong).ensure_repository()
     assert [c[-1] for c in wrong.calls] == ["config"]
+
+
+def test_a_repository_another_agent_initialised_first_is_used_as_it_is() -> None:
+    missing = (1, "", "Fatal: unable to open config file: stat /srv/restic/config\nIs there a repository at the ...")
+    taken = (1, "", "Fatal: create repository at /srv/restic failed: config file already exists\n")
+    fake = FakeRestic({"cat": [missing, (0, "{}", "")], "init": [taken]})
+    assert Restic(LOCAL, runner=fake).ensure_repository() is False
+    assert [c[-1] for c in fake.calls] == ["config", "init", "config"]
+    broken = FakeRestic({"cat": [missing, missing], "init": [(1, "", "Fatal: permission denied\n")]})
+    with pytest.raises(ResticError, match="permission denied"):
+        Restic(LOCAL, runner=broken).ensure_repository()
 
 
 def test_retention_forgets_over_all_of_the_tenants_snapshots_as_one_group() -> None:
