@@ -16,13 +16,14 @@ ENGINE_ENV := PATH=$(ENGINE)/bin:$$PATH PULUMI_HOME=$(ENGINE)/home PULUMI_SKIP_U
               PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_IGNORE_AMBIENT_PLUGINS=true
 PULUMI_ENV := $(ENGINE_ENV) PULUMI_BACKEND_URL=file://$(STATE) PULUMI_CONFIG_PASSPHRASE_FILE=$(PASSFILE)
 
-.PHONY: help venv test lint engine pulumi-engine tools postgres data-tools bench stack up preview destroy outputs clean
+.PHONY: help venv test lint engine pulumi-engine tools postgres data-tools bench stack up preview destroy destroy-data outputs clean
 
 help:
 	@echo "make up       deploy the dev stack on the local Docker engine and print each tenant's URL"
 	@echo "make test     lint, type-check and run the whole test suite"
 	@echo "make preview  show what 'make up' would change"
-	@echo "make destroy  remove the dev stack's containers and networks (tenant volumes are kept)"
+	@echo "make destroy  remove the dev stack's containers and networks (tenant disks and backups are kept)"
+	@echo "make destroy-data  delete the dev stack's tenant disks and backups for good (after make destroy)"
 	@echo "make bench    run the benchmarks and rewrite bench/RESULTS.md"
 
 $(STAMP): pyproject.toml
@@ -112,6 +113,12 @@ destroy:
 	$(call require_tools,destroy)
 	@$(MAKE) --no-print-directory stack
 	$(PULUMI_ENV) pulumi destroy --non-interactive --yes --stack $(STACK)
+
+# The dev stack's tenant data, deleted for good: its disks and its backup repository (after `make destroy`; a
+# new `make up` then starts every tenant empty instead of refusing the earlier tenants' disks).
+destroy-data:
+	$(BIN)/python -c 'from harness.deployment import remove_disks; from tenants.load import load_fleet; remove_disks(load_fleet("tenants.yaml"))'
+	rm -rf $$($(BIN)/python -c 'from tenants.load import load_fleet; b = load_fleet("tenants.yaml").backups; print(b.repository if b and b.kind == "local" else "")')
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -57,6 +57,10 @@ class Case:
         assert self.poller is not None
         return self.rig.healthy_after(self.poller, since)
 
+    def _settled(self) -> None:
+        assert self.poller is not None
+        self.rig.wait_started(self.poller, self.gateway_name)
+
     def _down_s(self, start: float, end: float) -> float:
         assert self.poller is not None
         return outage_s(self.rig.samples(self.poller), start, end)
@@ -68,18 +72,13 @@ class Case:
         self.figures["boot_s"] = round(self._healthy_after(started) - started, 1)
         seed = sum(map(ord, self.key))
         self.rig.files(self.volume, "fill", str(self.size), str(seed))
-        shown = self.rig.files(self.volume, "digest")
-        self.figures |= {
-            "data_mib": _mib(shown["bench_bytes"]),
-            "files": shown["files"],
-            "volume_mib": _mib(shown["volume_bytes"]),
-        }
         self.agent = self.rig.agent(f"{self.key}-agent", self.repository)
         self.agent.schedule(self.gateway_name, self.volume)
 
     def _operation(self, label: str, *args: str) -> dict[str, Any]:
         """One agent command on the running gateway: its result, and how long the gateway did not answer."""
         assert self.agent is not None
+        self._settled()
         start = time.time()
         result, _ = self.agent.backups(*args)
         back = self._healthy_after(time.time() - 0.05)
@@ -89,6 +88,13 @@ class Case:
         return result
 
     def backups(self) -> None:
+        self._settled()
+        shown = self.rig.files(self.volume, "digest")  # what the first snapshot takes: the gateway's state too
+        self.figures |= {
+            "data_mib": _mib(shown["bench_bytes"]),
+            "files": shown["files"],
+            "volume_mib": _mib(shown["volume_bytes"]),
+        }
         first = self._operation("first_backup", "run", self.rig.tenant_id)
         self.figures["first_added_mib"] = _mib(first["bytes_added"])
         self.figures["repo_first_mib"] = du_mib(self.repository)
@@ -100,7 +106,7 @@ class Case:
         f = self.figures
         f["incr_ratio"] = round(f["incr_backup_s"] / f["first_backup_s"], 3)
         f["incr_down_ratio"] = round(f["incr_backup_down_s"] / f["first_backup_down_s"], 3)
-        f["repo_ratio"] = round(f["repo_incr_mib"] / f["data_mib"], 3)
+        f["repo_ratio"] = round(f["repo_incr_mib"] / f["volume_mib"], 3)
 
     def restore(self) -> None:
         """Another 1% changed after the last snapshot, then the snapshot restored over it."""
@@ -117,6 +123,7 @@ class Case:
         self.rig.files(self.volume, "change", str(CHANGED), "3")
         moved = self.rig.files(self.volume, "digest")["digest"]
         destination = self.rig.volume(f"{self.key}-moved")
+        self._settled()
         start, t0 = time.time(), time.monotonic()
         gateway = self.rig.client.containers.get(self.gateway_name)
         gateway.stop(timeout=self.rig.spec.stop_grace_s)

@@ -316,6 +316,23 @@ class Rig:
         wait_until(answered, timeout_s, interval_s=0.5)
         return found[0]
 
+    def wait_started(self, poller: Container, gateway_name: str, timeout_s: float = BOOT_TIMEOUT_S) -> None:
+        """Wait (bounded) until the gateway says `/startupz` "started", asked from the poller's container:
+        a tenant in its steady state, not one still loading (which takes longer to stop)."""
+        url = f"http://{gateway_name}:{openclaw.PORT}{openclaw.STARTUP_PATH}"
+        check = (
+            "import json, sys, urllib.request\n"
+            "request = urllib.request.Request(sys.argv[1], headers=json.loads(sys.argv[2]))\n"
+            "with urllib.request.urlopen(request, timeout=2) as r:\n"
+            "    sys.exit(0 if json.loads(r.read()).get('status') == 'started' else 1)\n"
+        )
+
+        def started() -> bool:
+            code, _ = poller.exec_run(["python3", "-c", check, url, json.dumps(FORWARDED)])
+            return code == 0
+
+        wait_until(started, timeout_s, interval_s=0.5)
+
     # --- the backup agent -------------------------------------------------------------------------
 
     def agent(self, role: str, repository: Path) -> Agent:

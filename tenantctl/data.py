@@ -650,7 +650,7 @@ def drop_backups(fleet: Fleet, tenant: Tenant, snapshots: list[str], keep: bool,
 
 
 def audit_path(file: Path, given: Path | None) -> Path:
-    return given or file.resolve().parent / "audit.jsonl"
+    return given or file.resolve().parent / audit.LOG_NAME
 
 
 def adopt(

@@ -14,13 +14,14 @@ from typing import Annotated
 import typer
 
 from model_gateway.ledger import totals_by
+from tenants import audit
 from tenants.cost import cost_report
 from tenants.cost import render_json as cost_json
 from tenants.cost import render_markdown as cost_markdown
 from tenants.diff import diff_fleets
 from tenants.diff_report import render_json, render_markdown
-from tenants.fleet_pair import load_pair
-from tenants.fleet_sources import read_fleet_text
+from tenants.fleet_pair import FleetPairError, load_pair
+from tenants.fleet_sources import SourceError, read_fleet_text
 
 from .console import fail, load_or_exit, or_exit
 from .usage import read_ledger, resolve_month
@@ -62,18 +63,34 @@ def diff(
     max_rows: Annotated[int, typer.Option(help="Rows of the markdown table at most; 0 for all.", min=0)] = 300,
 ) -> None:
     """Which tenants a change adds, removes, suspends, resumes, offboards or changes; the monthly cost delta;
-    the affected stacks. Exit 0 when safe, 2 when destructive (removed while live, an offboarded tenant's data
+    the affected stacks. A line or retained_on entry the head's audit log shows `tenantctl purge` removed is
+    not destructive. Exit 0 when safe, 2 when destructive (removed while live, an offboarded tenant's data
     forgotten, storage shrunk, moved between targets or shards, a Docker target's host or storage moved),
     1 when a fleet is invalid or a ref is unknown."""
     base_text, head_text = or_exit(lambda: (read_fleet_text(base, file), read_fleet_text(head, file)), prefix=PREFIX)
     old, new = or_exit(lambda: load_pair(base_text, head_text))
-    result = diff_fleets(old, new, base_source=base_text.source, head_source=head_text.source)
+    purged = or_exit(lambda: head_purges(head, file), prefix=PREFIX, also=(ValueError,))
+    result = diff_fleets(old, new, base_source=base_text.source, head_source=head_text.source, purged=purged)
     if format is Format.json:
         sys.stdout.write(render_json(result))
     else:
         sys.stdout.write(render_markdown(result, max_rows=max_rows or None))
     if result.is_destructive:
         raise typer.Exit(EXIT_DESTRUCTIVE)
+
+
+def head_purges(head: str | None, file: str) -> frozenset[tuple[str, str | None]]:
+    """What `tenantctl purge` deleted, from the audit log beside the head's fleet file (the working tree's, a
+    file's, or the ref's copy): none when there is no log."""
+    name = str(Path(file).parent / audit.LOG_NAME)
+    if head is not None and Path(head).is_file():
+        log = Path(head).parent / audit.LOG_NAME
+        return audit.purges(audit.read(log))
+    try:
+        text = read_fleet_text(head, name)
+    except (SourceError, FleetPairError):
+        return frozenset()
+    return audit.purges(audit.parse(text.text, text.source))
 
 
 def cost(

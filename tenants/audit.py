@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 FILE_MODE = 0o600
+LOG_NAME = "audit.jsonl"  # beside the fleet file, unless told otherwise
 RESERVED = ("at",)  # set by append itself
 
 
@@ -90,6 +91,10 @@ def read(path: Path) -> list[dict[str, Any]]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    return _entries(text, str(path))
+
+
+def _entries(text: str, path: str) -> list[dict[str, Any]]:
     lines = text.split("\n")
     entries: list[dict[str, Any]] = []
     for number, line in enumerate(lines, 1):
@@ -105,3 +110,23 @@ def read(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{number}: an audit entry must be a JSON object")
         entries.append(entry)
     return entries
+
+
+def purges(entries: list[dict[str, Any]]) -> frozenset[tuple[str, str | None]]:
+    """What complete purges deleted: (tenant id, None) for a whole tenant, (tenant id, target) for an earlier
+    copy on one target (the scope and targets `tenantctl purge` records)."""
+    found: set[tuple[str, str | None]] = set()
+    for entry in entries:
+        if entry.get("action") != "purge" or entry.get("complete") is not True:
+            continue
+        tenant = str(entry.get("tenant"))
+        if entry.get("scope") == "tenant":
+            found.add((tenant, None))
+        else:
+            found |= {(tenant, str(d.get("target"))) for d in entry.get("deleted") or [] if isinstance(d, dict)}
+    return frozenset(found)
+
+
+def parse(text: str, source: str) -> list[dict[str, Any]]:
+    """The entries of an audit log's text (read from a git ref, say), as :func:`read` reads a file."""
+    return _entries(text, source)

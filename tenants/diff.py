@@ -42,7 +42,7 @@ changed tenant, old and new, and of every tenant using a changed setting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -60,6 +60,7 @@ FindingReason = Literal[
     "removed-live", "data-forgotten", "storage-shrunk", "target-moved", "shard-moved", "host-changed", "storage-moved"
 ]
 Value = str | int | float | bool | None | list[Any] | dict[str, Any]
+Purged = tuple[str, str | None]  # (tenant id, None): the tenant was purged; (tenant id, target): its copy there
 
 # Where the operator reads how to do the change safely.
 MIGRATION_DOC = "README.md#migrating-a-tenant"
@@ -248,7 +249,9 @@ def _change(base: Fleet, head: Fleet, old: Tenant | None, new: Tenant | None) ->
 SHOWN_TENANTS = 20  # tenants a target's finding names; the rest are counted
 
 
-def _findings(change: TenantChange, old: Tenant | None, new: Tenant | None) -> Iterator[Finding]:
+def _findings(
+    change: TenantChange, old: Tenant | None, new: Tenant | None, purged: Collection[Purged] = ()
+) -> Iterator[Finding]:
     who = change.id
     if change.kind == "removed" and change.old_state != "offboarded":
         lost = "gateway, network and token" if change.old_state == "active" else "network and token"
@@ -259,7 +262,7 @@ def _findings(change: TenantChange, old: Tenant | None, new: Tenant | None) -> I
             f"once. Offboard it first (`tenantctl offboard {who}`) and deploy; its data is kept either way, "
             f"and only `tenantctl purge {who}` deletes it and releases the id (see {REMOVAL_DOC}, {MIGRATION_DOC})",
         )
-    elif change.kind == "removed" and old is not None:
+    elif change.kind == "removed" and old is not None and (who, None) not in purged:
         copies = f" (and earlier copies on {_names(old.retained_on)})" if old.retained_on else ""
         yield Finding(
             who,
@@ -269,7 +272,9 @@ def _findings(change: TenantChange, old: Tenant | None, new: Tenant | None) -> I
             f"data and backups, then removes the line ({REMOVAL_DOC})",
         )
     if old is not None and new is not None:
-        dropped = [t for t in old.retained_on if t not in new.retained_on and t != new.target]
+        dropped = [
+            t for t in old.retained_on if t not in new.retained_on and t != new.target and (who, t) not in purged
+        ]
         if dropped:
             names = _names(dropped)
             yield Finding(
@@ -406,8 +411,17 @@ class _Users:
         return tuple(sorted(found))
 
 
-def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_source: str = "head") -> FleetDiff:
-    """Compare two validated fleets (see the module docstring for every rule)."""
+def diff_fleets(
+    base: Fleet,
+    head: Fleet,
+    *,
+    base_source: str = "base",
+    head_source: str = "head",
+    purged: Collection[Purged] = (),
+) -> FleetDiff:
+    """Compare two validated fleets (see the module docstring for every rule). ``purged`` holds what the head's
+    audit log says `tenantctl purge` deleted: (tenant id, None) for a tenant, (tenant id, target) for a copy; a
+    line or a retained_on entry removed for a purge forgets no data."""
     old_by_id = {t.id: t for t in base.tenants}
     new_by_id = {t.id: t for t in head.tenants}
     # What a tenant's comparison depends on besides the tenant itself: an unchanged tenant whose plan,
@@ -432,7 +446,7 @@ def diff_fleets(base: Fleet, head: Fleet, *, base_source: str = "base", head_sou
         change = _change(base, head, old, new)
         if change is not None:
             changes.append(change)
-            findings.extend(_findings(change, old, new))
+            findings.extend(_findings(change, old, new, purged))
 
     old_settings, new_settings = _settings(base), _settings(head)
     changed_paths = sorted(

@@ -14,103 +14,31 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import docker
-import docker.errors
 import pytest
 from docker.models.containers import Container
 
-from data_agent.jobs import TARGET_LABEL
+from harness.backup_rig import BackupRig, backup_tenant, backups, ok_json
 from harness.waiting import wait_until
-from tenants.data_names import BACKUP_STATE_DIR, DATA_AGENT_COMMAND, SCHEDULE_DIR, SCHEDULE_PATH, SCHEDULE_VERSION
 
 PREFIX = "octest-backup-"
 TENANT = "acme"
 TENANT_UID = 2000000001  # the tenant's files belong to its own host uid, mode 0700/0600: workers need capabilities
 PASSWORD = "octest-backup-password"
 KEEP = {"last": 1, "daily": 7, "weekly": 4, "monthly": 0}
+MAX_STOP_S = 120
 SCHEDULED_WAIT_S = 240.0  # one 60 s slot, a 15 s loop and the backup itself, with room to spare
 
 
 @dataclass
-class Rig:
-    engine: docker.DockerClient
-    run: str
-    image: str
+class Rig(BackupRig):
     repository: Path
-    schedule_dir: Path
-    tenant: Container
-    volume: str
-    agents: list[Container]
-
-    @property
-    def target(self) -> str:
-        return f"{PREFIX}{self.run}"
-
-    def write_schedule(self, every_s: int | None) -> None:
-        doc = {
-            "version": SCHEDULE_VERSION,
-            "target": self.target,
-            "stop_timeout_s": 5,
-            "max_stop_s": 120,
-            "tenants": {
-                TENANT: {"container": self.tenant.name, "volume": self.volume, "every_s": every_s, "keep": KEEP}
-            },
-        }
-        tmp = self.schedule_dir / ".schedule.json.tmp"
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(self.schedule_dir / Path(SCHEDULE_PATH).name)
 
     def start_agent(self, role: str, password: str) -> Container:
-        state = f"{PREFIX}{role}-state-{self.run}"
-        self.engine.volumes.create(state, labels={TARGET_LABEL: self.target})
-        agent = self.engine.containers.run(
-            self.image,
-            ["backups", "serve"],
-            name=f"{PREFIX}{role}-{self.run}",
-            detach=True,
-            network_mode="host",
-            environment={
-                "RESTIC_REPOSITORY": str(self.repository),
-                "RESTIC_PASSWORD": password,
-                "OPENCLAW_DATA_AGENT_IMAGE": self.image,
-            },
-            volumes={
-                "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-                str(self.repository): {"bind": str(self.repository), "mode": "rw"},
-                str(self.schedule_dir): {"bind": SCHEDULE_DIR, "mode": "ro"},
-                state: {"bind": BACKUP_STATE_DIR, "mode": "rw"},
-            },
-            labels={TARGET_LABEL: self.target},
-        )
-        self.agents.append(agent)
-        return agent
-
-    def tenant_sh(self, script: str) -> str:
-        code, output = self.tenant.exec_run(["sh", "-ec", script])
-        assert isinstance(output, bytes)
-        text = output.decode(errors="replace")
-        assert code == 0, text
-        return text
-
-    def started_at(self) -> str:
-        self.tenant.reload()
-        assert self.tenant.status == "running"
-        return str(self.tenant.attrs["State"]["StartedAt"])
-
-
-def backups(agent: Container, *args: str) -> tuple[int, str, str]:
-    code, output = agent.exec_run([*DATA_AGENT_COMMAND, "backups", *args], demux=True)
-    out, err = cast(tuple[bytes | None, bytes | None], output)
-    assert code is not None
-    return code, (out or b"").decode(), (err or b"").decode()
-
-
-def ok_json(agent: Container, *args: str) -> Any:
-    code, out, err = backups(agent, *args)
-    assert code == 0, err
-    return json.loads(out)
+        """A local repository, bind-mounted at its own path as the program does."""
+        environment = {"RESTIC_REPOSITORY": str(self.repository), "RESTIC_PASSWORD": password}
+        return self.run_agent(role, ["serve"], environment, binds={str(self.repository): str(self.repository)})
 
 
 @pytest.fixture(scope="module")
@@ -121,35 +49,15 @@ def rig(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory: p
     repository.mkdir()
     schedule_dir.mkdir()
     image = images["data_agent"]
-    volume = f"{PREFIX}data-{run}"
-    labels = {TARGET_LABEL: f"{PREFIX}{run}"}
-    engine.volumes.create(volume, labels=labels)
-    tenant = engine.containers.run(
-        image,
-        ["infinity"],
-        entrypoint=["sleep"],
-        name=f"{PREFIX}tenant-{run}",
-        detach=True,
-        init=True,  # sleep as pid 1 would ignore SIGTERM
-        network_mode="none",
-        volumes={volume: {"bind": "/data", "mode": "rw"}},
-        labels=labels,
-    )
-    rig = Rig(engine, run, image, repository, schedule_dir, tenant, volume, [])
-    try:
+    with backup_tenant(engine, image, PREFIX, run) as (tenant, volume):
+        rig = Rig(engine, image, PREFIX, run, schedule_dir, tenant, volume, TENANT, KEEP, MAX_STOP_S, repository)
         rig.write_schedule(None)
-        rig.start_agent("agent", PASSWORD)
         yield rig
-    finally:
-        for container in engine.containers.list(all=True, filters={"label": f"{TARGET_LABEL}={rig.target}"}):
-            container.remove(force=True)
-        for found in engine.volumes.list(filters={"label": f"{TARGET_LABEL}={rig.target}"}):
-            found.remove(force=True)
 
 
 @pytest.fixture(scope="module")
 def agent(rig: Rig) -> Container:
-    agent = rig.agents[0]
+    agent = rig.start_agent("agent", PASSWORD)
     # serve initializes the repository on its first loop
     wait_until((rig.repository / "config").exists, 60.0)
     return agent

@@ -17,176 +17,74 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 import docker
-import docker.errors
 import pytest
 from docker.models.containers import Container
 
-from data_agent.jobs import TARGET_LABEL
+from harness.backup_rig import BackupRig, backup_tenant, backups, ok_json
 from harness.sftp_server import SftpServer, SftpServerError, keygen, sftp_server
-from tenants.data_names import (
-    AGENT_IMAGE_ENV,
-    BACKUP_STATE_DIR,
-    DATA_AGENT_COMMAND,
-    KNOWN_HOSTS_ENV,
-    SCHEDULE_DIR,
-    SCHEDULE_PATH,
-    SCHEDULE_VERSION,
-    SSH_KEY_ENV,
-)
+from tenants.data_names import KNOWN_HOSTS_ENV, SSH_KEY_ENV
 
 PREFIX = "octest-sftp-"
 TENANT = "acme"
 TENANT_UID = 2000000001  # the tenant's files are its own host uid's, mode 0700/0600
 PASSWORD = "octest-sftp-password"
 KEEP = {"last": 1, "daily": 7, "weekly": 4, "monthly": 0}
+MAX_STOP_S = 300
 RUN_S = 600  # one `backups run` in a container of its own: init, a worker, retention
 
 
 @dataclass
-class Rig:
-    engine: docker.DockerClient
-    run: str
-    image: str
+class Rig(BackupRig):
     server: SftpServer
-    repository: Path  # on the server's file system, under its user's home
-    schedule_dir: Path
-    tenant: Container
-    volume: str
     marker: str  # in a file name and a file's content of the tenant: never in the repository in the clear
 
     @property
-    def target(self) -> str:
-        return f"{PREFIX}{self.run}"
+    def repository(self) -> Path:
+        """On the server's file system, under its user's home."""
+        return self.server.home / "restic"
 
-    def write_schedule(self) -> None:
-        doc = {
-            "version": SCHEDULE_VERSION,
-            "target": self.target,
-            "stop_timeout_s": 5,
-            "max_stop_s": 300,
-            "tenants": {TENANT: {"container": self.tenant.name, "volume": self.volume, "every_s": None, "keep": KEEP}},
-        }
-        (self.schedule_dir / Path(SCHEDULE_PATH).name).write_text(json.dumps(doc))
-
-    def agent_kwargs(self, role: str, known_hosts: str, state_of: str) -> dict[str, Any]:
-        """A Docker target's backup agent as backup_agent_spec makes it, for an sftp repository, with the
-        state volume of agent `state_of`."""
-        state = f"{PREFIX}{state_of}-state-{self.run}"
-        try:
-            self.engine.volumes.get(state)
-        except docker.errors.NotFound:
-            self.engine.volumes.create(state, labels={TARGET_LABEL: self.target})
+    def environment(self, known_hosts: str) -> dict[str, str]:
+        """An sftp repository's, as the program passes it: the key and the pinned host key inline."""
         return {
-            "name": f"{PREFIX}{role}-{self.run}",
-            "detach": True,
-            "user": "0:0",
-            "network_mode": "host",
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "init": True,
-            "tmpfs": {"/tmp": "rw,noexec,nosuid,size=64m"},
-            "environment": {
-                "RESTIC_REPOSITORY": self.server.url(self.repository),
-                "RESTIC_PASSWORD": PASSWORD,
-                SSH_KEY_ENV: self.server.client_key,
-                KNOWN_HOSTS_ENV: known_hosts,
-                AGENT_IMAGE_ENV: self.image,
-            },
-            "volumes": {
-                "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-                str(self.schedule_dir): {"bind": SCHEDULE_DIR, "mode": "ro"},
-                state: {"bind": BACKUP_STATE_DIR, "mode": "rw"},
-            },
-            "labels": {TARGET_LABEL: self.target},
+            "RESTIC_REPOSITORY": self.server.url(self.repository),
+            "RESTIC_PASSWORD": PASSWORD,
+            SSH_KEY_ENV: self.server.client_key,
+            KNOWN_HOSTS_ENV: known_hosts,
         }
 
     def start_agent(self, role: str, known_hosts: str) -> Container:
-        agent: Container = self.engine.containers.run(
-            self.image, ["backups", "serve"], **self.agent_kwargs(role, known_hosts, role)
-        )
-        return agent
+        return self.run_agent(role, ["serve"], self.environment(known_hosts))
 
     def run_once(self, *args: str) -> tuple[int, str, str]:
         """`backups ARGS` as the only command of the agent's container (its state volume, before it serves):
         nothing else reaches the repository meanwhile."""
-        container = self.engine.containers.run(
-            self.image, ["backups", *args], **self.agent_kwargs("once", self.server.known_hosts, "agent")
-        )
+        container = self.run_agent("once", args, self.environment(self.server.known_hosts), state_of="agent")
         code = int(container.wait(timeout=RUN_S)["StatusCode"])
         out = container.logs(stdout=True, stderr=False).decode()
         err = container.logs(stdout=False, stderr=True).decode()
         return code, out, err
 
-    def tenant_sh(self, script: str) -> str:
-        code, output = self.tenant.exec_run(["sh", "-ec", script])
-        assert isinstance(output, bytes)
-        text = output.decode(errors="replace")
-        assert code == 0, text
-        return text
-
-    def started_at(self) -> str:
-        self.tenant.reload()
-        assert self.tenant.status == "running"
-        return str(self.tenant.attrs["State"]["StartedAt"])
-
     def repository_files(self) -> list[Path]:
         return sorted(p for p in self.repository.rglob("*") if p.is_file())
-
-
-def backups(agent: Container, *args: str) -> tuple[int, str, str]:
-    code, output = agent.exec_run([*DATA_AGENT_COMMAND, "backups", *args], demux=True)
-    out, err = cast(tuple[bytes | None, bytes | None], output)
-    assert code is not None
-    return code, (out or b"").decode(), (err or b"").decode()
-
-
-def ok_json(agent: Container, *args: str) -> Any:
-    code, out, err = backups(agent, *args)
-    assert code == 0, err
-    return json.loads(out)
-
-
-def _remove_labelled(engine: docker.DockerClient, target: str) -> None:
-    for container in engine.containers.list(all=True, filters={"label": f"{TARGET_LABEL}={target}"}):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters={"label": f"{TARGET_LABEL}={target}"}):
-        volume.remove(force=True)
 
 
 @pytest.fixture(scope="module")
 def rig(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     run = uuid.uuid4().hex[:8]
-    target = f"{PREFIX}{run}"
     schedule_dir = tmp_path_factory.mktemp("backup-sftp-schedule")
+    image = images["data_agent"]
     try:
-        with sftp_server(f"{PREFIX}{run}") as server:
-            image = images["data_agent"]
-            volume = f"{PREFIX}data-{run}"
-            labels = {TARGET_LABEL: target}
-            engine.volumes.create(volume, labels=labels)
-            tenant = engine.containers.run(
-                image,
-                ["infinity"],
-                entrypoint=["sleep"],
-                name=f"{PREFIX}tenant-{run}",
-                detach=True,
-                init=True,  # sleep as pid 1 would ignore SIGTERM
-                network_mode="none",
-                volumes={volume: {"bind": "/data", "mode": "rw"}},
-                labels=labels,
-            )
+        with sftp_server(f"{PREFIX}{run}") as server, backup_tenant(engine, image, PREFIX, run) as (tenant, volume):
+            marker = uuid.uuid4().hex
             rig = Rig(
-                engine, run, image, server, server.home / "restic", schedule_dir, tenant, volume, uuid.uuid4().hex
+                engine, image, PREFIX, run, schedule_dir, tenant, volume, TENANT, KEEP, MAX_STOP_S, server, marker
             )
             rig.write_schedule()
             yield rig
     except SftpServerError as exc:
         pytest.fail(str(exc))
-    finally:
-        _remove_labelled(engine, target)
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,16 @@ from pathlib import Path
 import docker
 import pytest
 from pulumi.automation import CommandError, ConfigValue
+from typer.testing import CliRunner
 
 from harness.deployment import POLICY_PACK, Deployment, Fleetside, with_tenant
 from harness.gateway_client import http_get, started, ws_connect
 from harness.waiting import wait_until
+from signup.runner import UpdateError
+from tenantctl.app import app
 from tenants import docker_specs as ds
 from tenants import model_gateway_names as gateway_names
+from tenants.data_names import disk_image
 from tenants.load import load_fleet
 from tenants.model import DockerEgress, Fleet, Overrides
 
@@ -187,7 +191,7 @@ class TestLifecycle:
         assert not docker_side.client.networks.list(names=[ds.network_name(A)])
         assert docker_side.client.volumes.get(ds.volume_name(A))
 
-    def test_destroy_keeps_every_volume_and_a_new_up_brings_the_data_back(
+    def test_destroy_keeps_every_disk_and_a_new_up_brings_the_data_back_once_adopted(
         self, stack: Deployment, docker_side: Fleetside
     ) -> None:
         current = load_fleet(stack.fleet_file)
@@ -195,8 +199,16 @@ class TestLifecycle:
         for tenant in current.tenants:
             assert docker_side.client.volumes.get(ds.volume_name(tenant.id))
             assert docker_side.container_id(ds.container_name(tenant.id)) is None
+            assert Path(disk_image(current.targets["eng"].storage.root, "eng", tenant.id)).exists()
         resumed = with_tenant(current, A, state="active")
-        stack.apply(resumed, "engine: up after destroy")
+        # A new stack made no claim on the old disks: it refuses to hand them to the tenants it creates ...
+        with pytest.raises(UpdateError, match="already holds a disk of an earlier tenant"):
+            stack.apply(resumed, "engine: up after destroy, refused")
+        # ... until the operator says, tenant by tenant, that each disk is that same customer's.
+        for tenant in current.tenants:
+            adopted = CliRunner().invoke(app, ["adopt", tenant.id, "--yes", "--file", str(stack.fleet_file)])
+            assert adopted.exit_code == 0, adopted.output
+        stack.apply(resumed, "engine: up after destroy, disks adopted")
         wait_started(resumed, A)
         wait_started(resumed, B)
         assert read_marker(docker_side, A) == "alpha-data"
