@@ -176,7 +176,7 @@ def _data_rows(r: dict[str, Any]) -> list[str]:
                 f"first {r[f'{k}_first_backup_s']} s (+{r[f'{k}_first_added_mib']} MiB), second "
                 f"{r[f'{k}_incr_backup_s']} s (+{r[f'{k}_incr_added_mib']} MiB; ratio {r[f'{k}_incr_ratio']}); "
                 f"repository {r[f'{k}_repo_first_mib']} → {r[f'{k}_repo_incr_mib']} MiB after retention "
-                f"({r[f'{k}_repo_ratio']} times the files)",
+                f"({r[f'{k}_repo_ratio']} times the volume)",
                 "",
                 None,
             ),
@@ -346,7 +346,8 @@ def write_report(r: dict[str, Any], path: Path) -> None:
         "(incompressible): 10% session-sized (4 to 64 KiB), 20% notes (64 KiB to 1 MiB), 30% documents (1 to 8 "
         "MiB), 40% media (8 to 32 MiB). Not answering = a poller on the gateway's network asks `/healthz` every "
         "0.1 s; each run of failures counts from the last answer before it to the first after it, so the "
-        "gateway's boot is included; the agent's `unavailable_s` is from its stop to its start. The move's data "
+        "gateway's boot is included; the agent's `unavailable_s` is from its stop to its start. Every step starts "
+        "on a gateway in its steady state (`/startupz` says started). The move's data "
         "path: the gateway removed (what the suspending deploy does), its final backup, a restore into a new "
         "volume, a new gateway on it; a real `tenantctl move` adds three `pulumi up` runs (see the real engine "
         "rows).",

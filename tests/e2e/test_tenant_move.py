@@ -172,6 +172,7 @@ def test_a_move_carries_the_data_and_the_token_to_the_other_host(
         f"default={stack.name}",
         "--yes",
     )
+    print(moved.stdout)  # each step with its duration, and the downtime
     assert re.search(r"downtime[^0-9]*[0-9.]+\s*s", moved.stdout), moved.stdout
 
     entry = load_fleet(stack.fleet_file).tenant(MOVER)

@@ -83,7 +83,8 @@ def test_an_override_that_takes_another_tenants_uid_is_refused_at_the_override()
 def test_tenants_of_different_targets_may_share_a_uid() -> None:
     a, b = COLLIDING
     other = (
-        "  other:\n    type: docker\n    host: ssh://ops@other\n    capacity: {cpus: 8, memory_gib: 32, networks: 10, storage_gib: 1000}\n"
+        "  other:\n    type: docker\n    host: ssh://ops@other\n"
+        "    capacity: {cpus: 8, memory_gib: 32, networks: 10, storage_gib: 1000}\n"
     )
     text = BASE.replace("defaults:\n", other + "defaults:\n") + f"  - id: {a}\n  - id: {b}\n    target: other\n"
     fleet = parse_fleet(text)
