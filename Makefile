@@ -119,6 +119,7 @@ destroy:
 destroy-data:
 	$(BIN)/python -c 'from harness.deployment import remove_disks; from tenants.load import load_fleet; remove_disks(load_fleet("tenants.yaml"))'
 	rm -rf $$($(BIN)/python -c 'from tenants.load import load_fleet; b = load_fleet("tenants.yaml").backups; print(b.repository if b and b.kind == "local" else "")')
+	docker volume rm -f $$($(BIN)/python -c 'from tenants.data_names import backup_state_volume; from tenants.load import load_fleet; print(" ".join(backup_state_volume(n) for n, t in load_fleet("tenants.yaml").targets.items() if t.type == "docker"))') >/dev/null
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

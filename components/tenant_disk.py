@@ -95,6 +95,22 @@ def existing(props: Mapping[str, Any]) -> dict[str, Any] | None:
     return _json(output)
 
 
+def plain_volume_message(props: Mapping[str, Any]) -> str | None:
+    """Why the tenant must not get a new disk: its data is in the plain Docker volume of a stack deployed before
+    per-tenant disks (its gateway would start empty while the data stays there); None when there is none."""
+    with _client(props) as client:
+        try:
+            client.volumes.get(props["plain_volume"])
+        except NotFound:
+            return None
+    return (
+        f"tenant {props['tenant']!r}: its data is in the plain Docker volume {props['plain_volume']} on target "
+        f"{props['target']!r}, from before per-tenant disks; a new disk would start it empty. Keep the target's "
+        "plain volumes (`storage: {mode: volume}`), or carry the data onto a disk with `tenantctl move` to a "
+        "target with disks (README, Tenant data)"
+    )
+
+
 def _claimed_by_another(shown: Mapping[str, Any], claim: object) -> bool:
     """An unclaimed disk may be adopted; a claimed one only by its own claim (a retried create)."""
     held = shown.get("claim")
@@ -137,6 +153,9 @@ class TenantDiskProvider(ResourceProvider):
                 shown, failures = None, [CheckFailure("tenant", str(exc))]
             if shown is not None and _claimed_by_another(shown, news.get("claim")):
                 failures.append(CheckFailure("tenant", reuse_message(news["tenant"], news["target"], shown)))
+            if shown is None and news.get("host") != rpc.UNKNOWN:
+                plain = plain_volume_message(news)
+                failures.extend([CheckFailure("tenant", plain)] if plain else [])
         elif isinstance(news.get("gib"), int | float) and news["gib"] < float(olds.get("gib", 0)):
             failures.append(
                 CheckFailure(
@@ -150,6 +169,9 @@ class TenantDiskProvider(ResourceProvider):
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        plain = plain_volume_message(props) if existing(props) is None else None
+        if plain:
+            raise RuntimeError(plain)
         args = ("--gib", _n(props["gib"]), "--inodes", _n(props["inodes"]), "--uid", _n(props["uid"]))
         code, output = _agent(props, "create", str(props["tenant"]), *args, "--claim", str(props["claim"]))
         if code == EXISTS:
@@ -210,6 +232,7 @@ class TenantDisk(Resource, module="openclaw", name="TenantDisk"):
             "claim": claim,
             "data": spec.data,
             "gateway": spec.gateway,
+            "plain_volume": spec.plain_volume,
             "created": None,
         }
         super().__init__(TenantDiskProvider(), name, props, opts)

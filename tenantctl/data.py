@@ -493,7 +493,7 @@ def copy_on(fleet: Fleet, tenant: Tenant, target_name: str) -> Copy:
     """The names the spec builders give the tenant's data on ``target_name``."""
     resolved = resolve(fleet, tenant.model_copy(update={"target": target_name}))
     assert isinstance(resolved, DockerTenant)  # retained_on and the purge's own target are Docker targets
-    disk = disk_spec(resolved, ds.container_name(tenant.id))
+    disk = disk_spec(resolved, ds.container_name(tenant.id), ds.volume_name(tenant.id, "volume"))
     return Copy(target_name, resolved.target.host, ds.volume_spec(resolved).name, disk.image if disk else None)
 
 

@@ -21,11 +21,12 @@ class DiskSpec:
     mount: str
     data: str  # what the tenant's volume binds
     gateway: str  # the container that uses it (stopped for a grow where the host's kernel cannot grow it online)
+    plain_volume: str  # where a stack deployed before disks kept its data: a new disk is refused while it exists
 
 
-def disk_spec(tenant: DockerTenant, gateway: str) -> DiskSpec | None:
-    """The tenant's disk, used by its ``gateway`` container; None on a target that keeps plain volumes
-    (storage mode volume)."""
+def disk_spec(tenant: DockerTenant, gateway: str, plain_volume: str) -> DiskSpec | None:
+    """The tenant's disk, used by its ``gateway`` container (its data's earlier home: ``plain_volume``); None on
+    a target that keeps plain volumes (storage mode volume)."""
     storage = tenant.target.storage
     if storage.mode != "disk":
         return None
@@ -42,4 +43,5 @@ def disk_spec(tenant: DockerTenant, gateway: str) -> DiskSpec | None:
         mount=disk_mount(root, target, tenant.id),
         data=disk_data(root, target, tenant.id),
         gateway=gateway,
+        plain_volume=plain_volume,
     )

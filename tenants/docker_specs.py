@@ -316,7 +316,7 @@ def tenant_spec(tenant: DockerTenant) -> TenantDockerSpec:
         volume=volume_spec(tenant),
         container=container_spec(tenant) if active else None,
         route=route_spec(tenant) if active else None,
-        disk=disk_spec(tenant, container_name(entry.id)),
+        disk=disk_spec(tenant, container_name(entry.id), volume_name(entry.id, "volume")),
     )
 
 

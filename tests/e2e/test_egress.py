@@ -15,10 +15,11 @@ from typing import Any
 
 import docker
 import pytest
+from typer.testing import CliRunner
 
 from harness.deployment import Deployment, Fleetside
 from harness.egress_probe import Probe, reached
-from harness.fleets import fleet_yaml
+from harness.fleets import TEST_DISK_ROOT, fleet_yaml
 from harness.netns_lab import (
     DOCKER_HOST,
     HOST_ADDRESS,
@@ -30,6 +31,8 @@ from harness.netns_lab import (
     NetnsLab,
 )
 from harness.waiting import wait_until
+from signup.runner import UpdateError
+from tenantctl.app import app
 from tenants import docker_specs as ds
 from tenants import model_gateway_names as gateway_names
 from tenants.catalog import BUILTIN_PLANS
@@ -91,6 +94,7 @@ def lab_fleet(images: dict[str, str]) -> Fleet:
                 "address_pools": ["10.97.0.0/16"],
                 "capacity": {"cpus": 2, "memory_gib": 24, "networks": 100, "storage_gib": 1000},
                 "overcommit": {"cpu": 8},
+                "storage": {"root": TEST_DISK_ROOT},
             }
         },
         "tenants": [{"id": tid, "plan": f"egress-{mode}"} for tid, mode in MODES.items()],
@@ -203,5 +207,11 @@ def test_destroy_removes_the_rules(lab: NetnsLab, fleet: Fleet, deployed: Deploy
     assert TABLE not in lab.nft_tables()
     with lab.client() as client:
         assert _status(client, "openclaw-egress-" + TARGET) == "absent"
+    # The disks outlive the destroy: the next stack refuses them, and takes them once they are adopted.
+    with pytest.raises(UpdateError, match="already holds a disk of an earlier tenant"):
+        deployed.apply(fleet, "egress: up again, refused")
+    for tenant in fleet.tenants:
+        adopted = CliRunner().invoke(app, ["adopt", tenant.id, "--yes", "--file", str(deployed.fleet_file)])
+        assert adopted.exit_code == 0, adopted.output
     deployed.apply(fleet, "egress: up again")
     assert TABLE in lab.nft_tables()

@@ -23,6 +23,7 @@ from harness.deployment import Deployment, Fleetside, with_tenant
 from harness.fleets import local_fleet
 from harness.gateway_client import http_get, started, ws_connect
 from harness.waiting import wait_until
+from signup.runner import UpdateError
 from tenants import docker_specs as ds
 from tenants import openclaw
 from tenants.labels import fixed_labels
@@ -231,3 +232,17 @@ def test_a_new_host_uid_re_owns_the_data_and_the_gateway_runs_as_it(
     code, output = new.exec_run(["cat", f"{openclaw.STATE_DIR}/marker"])
     assert isinstance(output, bytes) and (code, output.decode().strip()) == (0, marker)
     assert ws_connect(EDGE_PORT, f"{ALPHA}.localhost", stack.tokens[ALPHA]).accepted
+
+
+def test_switching_the_target_to_disks_is_refused_while_the_plain_volumes_hold_data(
+    stack: Deployment, fleet: Fleet, engine: docker.DockerClient
+) -> None:
+    """A stack deployed before per-tenant disks keeps its tenants' data in plain volumes: a new disk for
+    them would start them empty, so the switch stops before any container is touched."""
+    target = fleet.targets["uid"]
+    disks = target.model_copy(update={"storage": target.storage.model_copy(update={"mode": "disk"})})
+    switched = fleet.model_copy(update={"targets": {"uid": disks}})
+    before = {t: engine.containers.get(ds.container_name(t)).id for t in (ALPHA, BRAVO)}
+    with pytest.raises(UpdateError, match=r"its data is in the plain Docker volume openclaw-uid-\w+-state"):
+        stack.apply(switched, "host uid: the target switched to disks, refused")
+    assert {t: engine.containers.get(ds.container_name(t)).id for t in (ALPHA, BRAVO)} == before

@@ -28,7 +28,7 @@ from signup.runner import UpdateError
 from tenants import docker_specs as ds
 from tenants import openclaw
 from tenants.load import parse_fleet
-from tenants.model import Fleet
+from tenants.model import Fleet, Overrides
 
 from ..conftest import TIMINGS
 from .conftest import BOOT_TIMEOUT_S, require_engine
@@ -175,7 +175,9 @@ def test_moving_to_a_runc_plan_recreates_the_gateway_on_runc(
     stack: Deployment, fleet: Fleet, engine: docker.DockerClient
 ) -> None:
     old = gateway(engine, GVISOR)
-    moved = with_tenant(fleet, GVISOR, plan="basic")
+    # Its disk keeps its size: a disk never shrinks in place (basic's own storage is smaller).
+    kept = Overrides(storage_gib=fleet.limits(fleet.tenant(GVISOR)).storage_gib)
+    moved = with_tenant(fleet, GVISOR, plan="basic", overrides=kept)
     stack.apply(moved, "runtime: up with the gVisor tenant on basic")
     wait_until(partial(started, EDGE_PORT, f"{GVISOR}.localhost"), BOOT_TIMEOUT_S)
     new = gateway(engine, GVISOR)

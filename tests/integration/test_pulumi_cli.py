@@ -42,6 +42,9 @@ def test_preview_of_the_example_fleet_creates_every_tenant(tmp_path: Path) -> No
         # The Docker shard only: the example's Kubernetes tenants need a cluster's kubeconfig.
         for key, value in (("tenantsFile", "tenants.yaml"), ("domain", "localhost"), ("shard", "default")):
             assert pulumi(["config", "set", "--stack", stack, f"openclaw-tenants:{key}", value], env).returncode == 0
+        # The example fleet keeps backups: the repository's password is a secret of the stack.
+        secret = ["config", "set", "--secret", "--stack", stack, "openclaw-tenants:backupPassword", "integration-pw"]
+        assert pulumi(secret, env).returncode == 0
         preview = pulumi(["preview", "--stack", stack, "--diff"], env)
         assert preview.returncode == 0, preview.stderr[-3000:]
         for name in (
@@ -50,6 +53,9 @@ def test_preview_of_the_example_fleet_creates_every_tenant(tmp_path: Path) -> No
             "initech-gateway",
             "umbrella-network",
             "edge-local-proxy",
+            "acme-disk",
+            "storage-local-agent",
+            "backup-local-agent",
         ):
             assert name in preview.stdout
         assert "hooli" not in preview.stdout  # the Kubernetes shard is another stack
