@@ -4,7 +4,6 @@ storage-moved)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 
@@ -35,6 +34,8 @@ from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet
 from tenants.tenant_ids import generate_id
 from tests.unit.cli_apps import app_with
+from tests.unit.test_edit import diff as changed_lines
+from tests.unit.test_edit import swap
 
 FLEET = """\
 version: 1
@@ -80,17 +81,6 @@ tenants:
 """
 
 NEW = {"plan": "basic", "model_provider": "kimi"}
-
-
-def changed_lines(before: str, after: str) -> list[str]:
-    """The changed lines only, each with its + or -."""
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-    return [line for line in lines if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-
-
-def swap(text: str, old: str, new: str) -> str:
-    assert text.count(old) == 1, f"{old!r} must occur exactly once"
-    return text.replace(old, new)
 
 
 @pytest.fixture
