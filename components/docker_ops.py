@@ -189,7 +189,7 @@ class PidsLimitProvider(InPlaceProvider):
             api: Any = client.api
             url = api._url("/containers/{0}/update", props["container"])
             for _ in range(STOPPED_ATTEMPTS):
-                response = api._post_json(url, data={"PidsLimit": int(props["limit"])})
+                response = api._post_json(url, data={"PidsLimit": whole(props["limit"])})
                 if response.status_code != 500 or "stopped container" not in response.text:
                     break
                 time.sleep(STOPPED_PAUSE_S)
@@ -255,6 +255,11 @@ class NetworkLink(Resource, module="openclaw", name="NetworkLink"):
         super().__init__(NetworkLinkProvider(), name, {**on.props(), "network": network}, opts)
 
 
+def whole(value: object) -> int:
+    """A whole number as the engine hands it to a provider: protobuf numbers arrive as floats (2.0)."""
+    return int(float(str(value)))
+
+
 def _tar_of(path: str, content: str, mode: int = 0o444, owner: int = 0, group: int = 0) -> bytes:
     data = content.encode()
     buffer = io.BytesIO()
@@ -267,7 +272,7 @@ def _tar_of(path: str, content: str, mode: int = 0o444, owner: int = 0, group: i
 
 def _ownership(props: Mapping[str, Any]) -> tuple[int, int, int]:
     """A file's mode, owner and group from its props: root's and world-readable unless given."""
-    return int(str(props.get("mode", "0444")), 8), int(props.get("owner", 0)), int(props.get("group", 0))
+    return int(str(props.get("mode", "0444")), 8), whole(props.get("owner", 0)), whole(props.get("group", 0))
 
 
 def _exec(container: Container, command: list[str], user: str = "") -> tuple[int | None, bytes]:

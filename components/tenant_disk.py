@@ -35,18 +35,13 @@ from pulumi.runtime import rpc
 from tenants.data_names import DATA_AGENT_COMMAND
 from tenants.disk_specs import DiskSpec
 
-from .docker_ops import RunningContainer, _client, _exec, _renewed
+from .docker_ops import RunningContainer, _client, _exec, _renewed, whole
 
 KEYS = ("tenant", "target", "gib", "inodes", "uid", "claim")
 EXISTS = 3  # `disks create`: an image with the id exists under another claim
 MISSING = 4  # `disks show`: no image
 IN_USE = "is in use"  # `disks grow` of a mounted disk the kernel will not grow online
 GATEWAY_STOP_S = 30  # what a gateway gets to shut down cleanly
-
-
-def _n(value: object) -> str:
-    """A whole number as the engine hands it over (protobuf numbers arrive as floats)."""
-    return str(int(float(str(value))))
 
 
 def reuse_message(tenant: str, target: str, shown: Mapping[str, Any]) -> str:
@@ -121,7 +116,7 @@ def _grow(props: Mapping[str, Any]) -> None:
     """Grow the disk, online where the host's kernel allows it. Where it does not (a host that withholds
     CAP_SYS_RESOURCE), the agent grows only a disk nothing uses: the tenant's gateway is then stopped for the
     grow (seconds) and started again, always."""
-    args = ("grow", str(props["tenant"]), "--gib", _n(props["gib"]))
+    args = ("grow", str(props["tenant"]), "--gib", str(whole(props["gib"])))
     code, output = _agent(props, *args)
     if code != 0 and IN_USE in output:
         with _client(props) as client:
@@ -157,13 +152,12 @@ class TenantDiskProvider(ResourceProvider):
                 plain = plain_volume_message(news)
                 failures.extend([CheckFailure("tenant", plain)] if plain else [])
         elif isinstance(news.get("gib"), int | float) and news["gib"] < float(olds.get("gib", 0)):
+            was, wanted = whole(olds["gib"]), whole(news["gib"])
             failures.append(
                 CheckFailure(
                     "gib",
-                    f"tenant {news['tenant']!r}: its disk cannot shrink from {_n(olds['gib'])} GiB to "
-                    f"{_n(news['gib'])} GiB in place; keep overrides.storage_gib: {_n(olds['gib'])}, or move it to a "
-                    "new disk "
-                    "(README, Moving a tenant)",
+                    f"tenant {news['tenant']!r}: its disk cannot shrink from {was} GiB to {wanted} GiB in place; "
+                    f"keep overrides.storage_gib: {was}, or move it to a new disk (README, Moving a tenant)",
                 )
             )
         return CheckResult(news, failures)
@@ -172,7 +166,14 @@ class TenantDiskProvider(ResourceProvider):
         plain = plain_volume_message(props) if existing(props) is None else None
         if plain:
             raise RuntimeError(plain)
-        args = ("--gib", _n(props["gib"]), "--inodes", _n(props["inodes"]), "--uid", _n(props["uid"]))
+        args = (
+            "--gib",
+            str(whole(props["gib"])),
+            "--inodes",
+            str(whole(props["inodes"])),
+            "--uid",
+            str(whole(props["uid"])),
+        )
         code, output = _agent(props, "create", str(props["tenant"]), *args, "--claim", str(props["claim"]))
         if code == EXISTS:
             shown = existing(props) or {}
@@ -191,7 +192,7 @@ class TenantDiskProvider(ResourceProvider):
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        if int(news["gib"]) > int(olds["gib"]):
+        if whole(news["gib"]) > whole(olds["gib"]):
             _grow(news)
         return UpdateResult(outs={**news, "created": olds.get("created", "")})
 

@@ -26,7 +26,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from tenants.host_uid import Ownership
 
-from .docker_ops import DockerDaemon, _changed, _client, _renewed
+from .docker_ops import DockerDaemon, _changed, _client, _renewed, whole
 
 TIMEOUT_S = 600  # a volume of a few hundred thousand files; an unchanged one takes about a second
 # chown of others' files, and reading and creating entries in the tenant's 0700 directories.
@@ -42,8 +42,7 @@ KEYS = ("host", "volume", "path", "uid", "gid", "seed", "disk")
 
 
 def _owner(props: Mapping[str, Any]) -> tuple[int, int]:
-    """The uid and gid; the engine hands numbers over as floats."""
-    return int(props["uid"]), int(props["gid"])
+    return whole(props["uid"]), whole(props["gid"])
 
 
 def _stop_if_other_user(client: docker.DockerClient, props: Mapping[str, Any]) -> None:
@@ -53,7 +52,7 @@ def _stop_if_other_user(client: docker.DockerClient, props: Mapping[str, Any]) -
         return
     uid, gid = _owner(props)
     if gateway.status == "running" and gateway.attrs["Config"].get("User") != f"{uid}:{gid}":
-        gateway.stop(timeout=int(props["stop_timeout_s"]))
+        gateway.stop(timeout=whole(props["stop_timeout_s"]))
 
 
 def _reown(client: docker.DockerClient, props: Mapping[str, Any]) -> None:

@@ -1,10 +1,10 @@
 """Per-tenant disks on a Docker host: one sparse ext4 image per tenant, loop-mounted in the host's mount
 namespace, so a tenant's bytes and inodes end at its quota while its neighbours and the host keep theirs.
 
-The agent runs in a privileged container with the host's pids and the target's disk root bind-mounted at
+The agent runs in a container with the host's pids and the target's disk root bind-mounted at
 the same path. It mounts with ``nsenter`` into the mount namespace of the Docker daemon (``OPENCLAW_HOST_PID``,
-default the daemon's own pid, found by name; 1 without one), because that is the namespace Docker's bind
-volumes resolve in; it reaches files on a mounted
+default the agent's own containerd shim, which shares the daemon's namespace; outside a container, its own),
+because that is the namespace Docker's bind volumes resolve in; it reaches files on a mounted
 disk through ``/proc/<pid>/root`` for the same reason (its own namespace never sees those mounts). The file
 system tools run on the host too, so an image always matches the kernel and e2fsprogs that grow it.
 
@@ -40,7 +40,7 @@ from .host_fs import (
 )
 from .locking import LockTimeout, file_lock
 
-HOST_PID_ENV: Final = "OPENCLAW_HOST_PID"  # a process in the daemon's mount namespace (the daemon, unless told)
+HOST_PID_ENV: Final = "OPENCLAW_HOST_PID"  # a process in the daemon's mount namespace (the agent's shim, unless told)
 
 GIB: Final = 1 << 30
 MAX_GIB: Final = 16 * 1024  # ext4 with 4 KiB blocks grows online far beyond; a quota above 16 TiB is a typo
@@ -78,18 +78,37 @@ def check_id(tenant_id: str) -> str:
     return tenant_id
 
 
-def daemon_pid(proc: Path) -> int:
-    """The Docker daemon's process (the lowest pid of a `dockerd`), whose mount namespace is where the
-    daemon resolves volume binds: the one a disk must be mounted in. 1 (init) when none is in sight."""
-    pids = []
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "dockerd":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return min(pids, default=1)
+SHIM_COMM: Final = "containerd-shim"  # the kernel's 15-character comm of every containerd-shim-* binary
+ANCESTORS_MAX: Final = 64  # a bounded walk up the process tree
+
+
+def _parent(proc: Path, pid: int) -> int | None:
+    try:
+        status = (proc / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^PPid:\s*(\d+)$", status, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def namespace_pid(proc: Path, pid: int) -> int:
+    """The process whose mount namespace disks go into: the containerd shim that runs this container,
+    the nearest ``containerd-shim`` among ``pid``'s ancestors (the agent sees the host's pids). The shim
+    shares the mount namespace of the containerd and the daemon that started it, so it is the daemon's
+    namespace on any host, also one running several daemons, and it lives exactly as long as the agent.
+    Outside a container (a host's own tools), ``pid`` itself: its namespace is the host's."""
+    current: int | None = pid
+    for _ in range(ANCESTORS_MAX):
+        if current is None or current <= 1:
+            break
+        try:
+            comm = (proc / str(current) / "comm").read_text().strip()
+        except OSError:
+            break
+        if comm.startswith(SHIM_COMM):
+            return current
+        current = _parent(proc, current)
+    return pid
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,7 @@ class Disks:
         root = environ.get(DISK_ROOT_ENV, "")
         if not root.startswith("/") or os.path.normpath(root) != root or root == "/":
             raise DiskError(f"{DISK_ROOT_ENV} must be an absolute, normalised directory, not {root!r}", EXIT_REFUSED)
-        pid = environ.get(HOST_PID_ENV) or str(daemon_pid(Path("/proc")))
+        pid = environ.get(HOST_PID_ENV) or str(namespace_pid(Path("/proc"), os.getpid()))
         if not pid.isdigit() or int(pid) < 1:
             raise DiskError(f"{HOST_PID_ENV} must be a process id, not {pid!r}", EXIT_REFUSED)
         return cls(Path(root), run, int(pid))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from docker import DockerClient
 from pulumi import automation as auto
 
-from signup.runner import AutomationRunner, UpResult
+from signup.runner import AutomationRunner, UpdateError, UpResult
 from tenants import data_names
 from tenants import docker_specs as ds
 from tenants import egress_filter_specs as egress
@@ -78,6 +78,15 @@ class Untimed:
         return nullcontext()
 
 
+ENGINE_TAIL_LINES = 80
+
+
+def engine_tail(output: str) -> str:
+    """The end of a failed update's CLI output: where the engine says what went wrong beyond its summary."""
+    lines = output.splitlines()[-ENGINE_TAIL_LINES:]
+    return "--- the engine's last output ---\n" + "\n".join(lines)
+
+
 @dataclass
 class Deployment:
     """A stack named ``name`` deploying shard ``default`` of whatever fleet ``apply`` was given last."""
@@ -113,7 +122,11 @@ class Deployment:
         label = label or f"{self.name}: up #{self.updates}"
         write_fleet(fleet, self.fleet_file)
         with self.timings.step(label):
-            self.last = self.runner.up(self.name)
+            try:
+                self.last = self.runner.up(self.name)
+            except UpdateError as exc:
+                exc.add_note(engine_tail(exc.detail))
+                raise
         self.tokens = dict(self.last.tokens)
         return self.last
 

@@ -38,6 +38,7 @@ INGRESS_TYPES = frozenset(
     }
 )
 
+# The pack runs without the program's packages: these copy tenants/labels.py (a unit test holds them equal).
 TENANT_LABEL = "openclaw.io/tenant"
 COMPONENT_LABEL = "openclaw.io/component"
 EDGE_COMPONENT = "edge"

@@ -26,10 +26,14 @@ SUMMARY_LIMIT = 400
 
 
 class UpdateError(Exception):
-    """``pulumi up`` failed; ``summary`` is one line without secrets or stack traces."""
+    """``pulumi up`` failed; ``summary`` is one line without secrets or stack traces, for API clients.
 
-    def __init__(self, summary: str) -> None:
+    ``detail`` is the CLI's whole output (secrets masked by the engine), for the operator's log only.
+    """
+
+    def __init__(self, summary: str, detail: str = "") -> None:
         self.summary = summary
+        self.detail = detail
         super().__init__(summary)
 
 
@@ -146,7 +150,8 @@ class AutomationRunner:
             except ConcurrentUpdateError:
                 raise
             except CommandError as exc:
-                raise UpdateError(summarize(str(exc), "pulumi up failed")) from None
+                log.warning("%s: pulumi up failed:\n%s", stack, exc)
+                raise UpdateError(summarize(str(exc), "pulumi up failed"), detail=str(exc)) from None
         outputs = result.outputs
         return UpResult(
             stack=stack,
@@ -205,12 +210,27 @@ def _tokens(outputs: Mapping[str, Any]) -> dict[str, str]:
 
 # CommandError's text is " code: N\n stdout: ...\n stderr: ...": a stream's first line carries its label.
 _ERROR_LINE = re.compile(r"^\s*(?:std(?:out|err):\s*)?(error|Error):\s*(.+)$")
+_EXCEPTION_LINE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Failure):\s*(.+)$")
 
 
 def summarize(text: str, fallback: str) -> str:
-    """The first ``error:`` lines of a CLI failure, on one line; never a traceback."""
-    lines = [m.group(2).strip() for line in text.splitlines() if (m := _ERROR_LINE.match(line))]
-    lines = [line for line in lines if line and "Traceback" not in line]
+    """The ``error:`` lines of a CLI failure, on one line; never a traceback. A provider's traceback
+    (``error: Traceback ...``) counts as its last exception line: the message a provider raised."""
+    lines: list[str] = []
+    raised: str | None = None  # the last exception line of the traceback being read
+    in_traceback = False
+    for line in text.splitlines():
+        error = _ERROR_LINE.match(line)
+        if in_traceback and (error or not line.strip()):
+            lines.extend([raised] if raised else [])
+            in_traceback, raised = False, None
+        if error:
+            message = error.group(2).strip()
+            in_traceback = message.startswith("Traceback")
+            lines.extend([] if in_traceback or not message else [message])
+        elif in_traceback and (exception := _EXCEPTION_LINE.match(line)):
+            raised = exception.group(1).strip()
+    lines.extend([raised] if in_traceback and raised else [])
     summary = "; ".join(dict.fromkeys(lines)) or fallback
     summary = " ".join(summary.split())
     return summary if len(summary) <= SUMMARY_LIMIT else summary[: SUMMARY_LIMIT - 1] + "…"

@@ -65,9 +65,19 @@ def on_kubernetes(tenant: Tenant, instead: str) -> str:
     return f"tenant {tenant.id} is on Kubernetes target {tenant.target}: {instead}"
 
 
-def kubernetes_instead(tenant: Tenant, command: str) -> str:
+def kubernetes_instead(fleet: Fleet, tenant: Tenant, command: str) -> str:
     """What to run on a cluster instead of a Docker-only command."""
     ns = namespace_name(tenant.id)
+    if command in {"backup", "backups", "restore", "move"} and (fleet.backups is None or fleet.backups.kind == "local"):
+        # No CronJob exists: the program makes none without a repository pods can reach.
+        why = (
+            "the fleet has no backups: section"
+            if fleet.backups is None
+            else f"the repository {fleet.backups.repository} is a path on the Docker hosts, which pods cannot reach"
+        )
+        return on_kubernetes(
+            tenant, f"it has no backup job: {why}; use an sftp:// or s3: repository (README, Backups and restores)"
+        )
     job = f"`kubectl create job {K8S_BACKUP_JOB}-now --from=cronjob/{K8S_BACKUP_JOB} -n {ns}`"
     instead = {
         "backup": f"its backups run as the CronJob {K8S_BACKUP_JOB} in namespace {ns}; back it up now with {job}",
@@ -88,7 +98,7 @@ def docker_target(fleet: Fleet, tenant: Tenant, command: str) -> DockerTarget:
     """The tenant's target; a Kubernetes one ends the command with what to run instead (exit 2)."""
     target = fleet.targets[tenant.target]
     if not isinstance(target, DockerTarget):
-        fail(kubernetes_instead(tenant, command), EXIT_KUBERNETES)
+        fail(kubernetes_instead(fleet, tenant, command), EXIT_KUBERNETES)
     return target
 
 
@@ -126,7 +136,7 @@ def docker_tenants(fleet: Fleet, tenants: tuple[Tenant, ...], command: str, file
         if isinstance(fleet.targets[tenant.target], DockerTarget):
             groups.setdefault(tenant.target, []).append(tenant)
         else:
-            err.print(kubernetes_instead(tenant, command))
+            err.print(kubernetes_instead(fleet, tenant, command))
     if not groups:
         fail(f"{file} has no tenant on a Docker target for tenantctl {command}", EXIT_KUBERNETES)
     return groups

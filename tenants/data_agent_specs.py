@@ -33,7 +33,7 @@ from .data_names import (
     storage_agent_name,
 )
 from .docker_specs import Bind, ContainerSpec, Healthcheck, Mount, Upload, VolumeSpec, container_name, volume_spec
-from .labels import platform_labels
+from .labels import BACKUP_COMPONENT, STORAGE_COMPONENT, platform_labels
 from .model import Backups, DockerTarget, Fleet
 from .resolved import DockerTenant
 
@@ -86,7 +86,7 @@ def storage_agent_spec(fleet: Fleet, target_name: str) -> ContainerSpec | None:
         uploads=(),
         ports=(),
         healthcheck=_health("disks", "list"),
-        labels=platform_labels("storage", target_name),
+        labels=platform_labels(STORAGE_COMPONENT, target_name),
         stop_grace_s=10,
         network_mode="none",
         cap_add=STORAGE_CAPABILITIES,
@@ -107,7 +107,7 @@ def backup_agent_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTe
         return None
     target = fleet.target_as(target_name, DockerTarget)
     name = backup_agent_name(target_name)
-    labels = platform_labels("backup", target_name)
+    labels = platform_labels(BACKUP_COMPONENT, target_name)
     local = (Bind(backups.repository, backups.repository),) if backups.kind == "local" else ()
     container = ContainerSpec(
         name=name,

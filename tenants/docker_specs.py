@@ -22,7 +22,7 @@ from .disk_specs import DiskSpec, disk_spec
 from .edge_config import Clients, Route, TlsListener, render_edge_config
 from .egress_rules import GUARDED, bridge_name
 from .host_uid import Ownership
-from .labels import fixed_labels, owner_labels, platform_labels
+from .labels import EDGE_COMPONENT, fixed_labels, owner_labels, platform_labels
 from .model import DockerTarget, Fleet, StorageMode
 from .resolved import DockerTenant
 
@@ -328,7 +328,7 @@ def edge_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -
     """The one edge proxy of a Docker target, routing exactly its active tenants."""
     target = fleet.target_as(target_name, DockerTarget)
     routes = tuple(route_spec(t) for t in sorted(_active_on(target_name, tenants), key=lambda t: t.id))
-    labels = platform_labels("edge", target_name)
+    labels = platform_labels(EDGE_COMPONENT, target_name)
     name = edge_name(target_name)
     network = NetworkSpec(name, internal=False, labels=labels, subnet=target.edge.subnet)
     address, workers = edge_address(target.edge.subnet), edge_workers(target)

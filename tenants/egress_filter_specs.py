@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .docker_specs import ContainerSpec, Healthcheck, Upload, network_name
 from .egress_rules import GUARDED, GuardedBridge, baseline, bridge_name, render_ruleset, table_name
-from .labels import platform_labels
+from .labels import EGRESS_FILTER_COMPONENT, platform_labels
 from .model import DockerTarget, Fleet
 from .resolved import DockerTenant
 
@@ -50,7 +50,7 @@ def guarded_bridges(target_name: str, tenants: Sequence[DockerTenant]) -> tuple[
 
 def egress_filter_spec(fleet: Fleet, target_name: str, tenants: Sequence[DockerTenant]) -> EgressFilterSpec:
     target = fleet.target_as(target_name, DockerTarget)
-    labels = platform_labels("egress-filter", target_name)
+    labels = platform_labels(EGRESS_FILTER_COMPONENT, target_name)
     name, table = filter_name(target_name), table_name(target_name)
     container = ContainerSpec(
         name=name,

@@ -35,7 +35,7 @@ from .k8s_specs import (
     restricted_container,
     restricted_pod,
 )
-from .labels import owner_labels
+from .labels import TENANT_LABEL, owner_labels
 from .model import Backups, Fleet
 from .resolved import KubernetesTenant
 from .units import mib_quantity
@@ -76,7 +76,7 @@ def _secret_env(backups: Backups) -> dict[str, str]:
 
 
 def job_selector(tenant: KubernetesTenant) -> dict[str, str]:
-    return {"app.kubernetes.io/name": JOB_APP, "openclaw.io/tenant": tenant.id}
+    return {"app.kubernetes.io/name": JOB_APP, TENANT_LABEL: tenant.id}
 
 
 def _hostname_term(selector: dict[str, str]) -> dict[str, Any]:

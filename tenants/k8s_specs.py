@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import openclaw
 from .contract import MODEL_GATEWAY_PORT, SecretRef, TenantState
 from .egress_ranges import IpNetwork
-from .labels import owner_labels
+from .labels import TENANT_LABEL, owner_labels
 from .model_gateway_names import K8S_APP as MODEL_GATEWAY_APP
 from .resolved import KubernetesTenant
 from .units import cpu_quantity, gib_quantity, mib_quantity
@@ -90,7 +90,7 @@ def meta(tenant: KubernetesTenant, name: str, labels: Mapping[str, str] | None =
 
 
 def gateway_selector(tenant: KubernetesTenant) -> dict[str, str]:
-    return {"app.kubernetes.io/name": APP, "openclaw.io/tenant": tenant.id}
+    return {"app.kubernetes.io/name": APP, TENANT_LABEL: tenant.id}
 
 
 def namespace(tenant: KubernetesTenant) -> Manifest:

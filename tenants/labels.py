@@ -5,6 +5,15 @@ from __future__ import annotations
 from .model import Tenant
 
 MANAGED_BY = "openclaw-tenants"
+TENANT_LABEL = "openclaw.io/tenant"
+COMPONENT_LABEL = "openclaw.io/component"
+
+# A target's platform pieces, by their component label (the policy pack grants each its own exceptions).
+EDGE_COMPONENT = "edge"
+MODEL_GATEWAY_COMPONENT = "model-gateway"
+EGRESS_FILTER_COMPONENT = "egress-filter"
+STORAGE_COMPONENT = "storage"
+BACKUP_COMPONENT = "backup"
 
 
 def fixed_labels(tenant: Tenant) -> dict[str, str]:
@@ -14,7 +23,7 @@ def fixed_labels(tenant: Tenant) -> dict[str, str]:
     them would replace a fixed-name network (the update fails) or a volume (its data is retained,
     but the tenant would be moved to a new empty one).
     """
-    return {"app.kubernetes.io/managed-by": MANAGED_BY, "openclaw.io/tenant": tenant.id}
+    return {"app.kubernetes.io/managed-by": MANAGED_BY, TENANT_LABEL: tenant.id}
 
 
 def owner_labels(tenant: Tenant) -> dict[str, str]:
@@ -26,6 +35,6 @@ def platform_labels(component: str, target_name: str) -> dict[str, str]:
     """A target's shared piece (edge proxy, model gateway, egress filter): no tenant label, its role."""
     return {
         "app.kubernetes.io/managed-by": MANAGED_BY,
-        "openclaw.io/component": component,
+        COMPONENT_LABEL: component,
         "openclaw.io/target": target_name,
     }

@@ -24,7 +24,7 @@ from .contract import (
     SecretRef,
 )
 from .k8s_specs import REDACTED, Manifest, http_probe, restricted_container, restricted_pod
-from .labels import MANAGED_BY
+from .labels import MANAGED_BY, TENANT_LABEL
 from .model import Fleet, KubernetesTarget
 from .model_gateway_names import K8S_APP
 from .model_gateway_specs import (
@@ -50,8 +50,7 @@ SERVICE_ACCOUNT = "model-gateway"
 LEDGER_GIB = 5
 MODELS_KEY = MODEL_GATEWAY_MODELS_PATH.rsplit("/", 1)[-1]
 REGISTRY_KEY = MODEL_GATEWAY_REGISTRY_PATH.rsplit("/", 1)[-1]
-# Tenant namespaces carry this label (the tenant's id); the gateway admits exactly those.
-TENANT_LABEL = "openclaw.io/tenant"
+# Tenant namespaces carry TENANT_LABEL (the tenant's id); the gateway admits exactly those.
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from .docker_specs import (
     VolumeSpec,
     network_name,
 )
-from .labels import platform_labels
+from .labels import MODEL_GATEWAY_COMPONENT, platform_labels
 from .model import CatalogModel, DockerTarget, Fleet, KubernetesTarget, ModelProvider
 from .model_gateway_names import docker_name, docker_volume_name
 from .resolved import ResolvedTenant
@@ -86,7 +86,7 @@ class ModelGatewayDockerSpec:
 
 
 def gateway_labels(target_name: str) -> dict[str, str]:
-    return platform_labels("model-gateway", target_name)
+    return platform_labels(MODEL_GATEWAY_COMPONENT, target_name)
 
 
 def upstream_of(provider: ModelProvider, target: DockerTarget | KubernetesTarget) -> str:

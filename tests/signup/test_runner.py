@@ -112,7 +112,7 @@ def test_a_stack_deploying_something_else_is_refused(config: dict[str, str], mes
     assert stack.up_calls == []
 
 
-def test_a_failed_update_is_one_line_of_its_errors() -> None:
+def test_a_failed_update_is_one_line_of_its_errors(caplog: pytest.LogCaptureFixture) -> None:
     stderr = (
         "Traceback (most recent call last):\n  File x\n"
         "error: Program failed with an unhandled exception:\n"
@@ -123,6 +123,35 @@ def test_a_failed_update_is_one_line_of_its_errors() -> None:
     with pytest.raises(UpdateError) as caught:
         runner_for(stack).up("dev")
     assert caught.value.summary == "Program failed with an unhandled exception:; tenants.yaml: 1 problem found"
+    # The whole output stays with the operator: in the error's detail and in the service's log.
+    assert "Traceback (most recent call last):\n  File x" in caught.value.detail
+    assert any(
+        "Traceback (most recent call last)" in r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    )
+
+
+def test_a_providers_traceback_counts_as_the_message_it_raised() -> None:
+    # As the engine prints a dynamic provider's failure (both tracebacks chained).
+    stdout = (
+        " +  pulumi-python:dynamic/openclaw:TenantDisk acme-disk **creating failed** error: Traceback (most\n"
+        "Diagnostics:\n"
+        "  pulumi:pulumi:Stack (openclaw-tenants-dev):\n"
+        "    error: update failed\n"
+        "\n"
+        "  pulumi-python:dynamic/openclaw:TenantDisk (acme-disk):\n"
+        "    error: Traceback (most recent call last):\n"
+        '      File "/x/pulumi/dynamic/__main__.py", line 170, in Create\n'
+        "        result = provider.create(props)\n"
+        "    ValueError: not this one\n"
+        "    During handling of the above exception, another exception occurred:\n"
+        '      File "/x/components/tenant_disk.py", line 181, in create\n'
+        "    RuntimeError: could not create the disk of tenant 'acme': mkfs.ext4 failed\n"
+        "\n"
+        "Resources:\n"
+    )
+    summary = summarize(str(CommandError(CommandResult(stdout, "", 1))), "f")
+    assert summary == "update failed; could not create the disk of tenant 'acme': mkfs.ext4 failed"
+    assert summarize("error: Traceback (most recent call last):\n  File x", "f") == "f"
 
 
 def test_a_concurrent_update_is_left_to_the_worker() -> None:

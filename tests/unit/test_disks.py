@@ -630,18 +630,45 @@ def test_the_root_must_be_an_absolute_normalised_directory(
     assert DISK_ROOT_ENV in capsys.readouterr().err
 
 
-def test_the_host_pid_comes_from_the_environment_or_is_the_daemons(tmp_path: Path) -> None:
+def _process(proc: Path, pid: int, comm: str, parent: int) -> None:
+    (proc / str(pid)).mkdir()
+    (proc / str(pid) / "comm").write_text(f"{comm}\n")
+    (proc / str(pid) / "status").write_text(f"Name:\t{comm}\nPid:\t{pid}\nPPid:\t{parent}\n")
+
+
+def test_the_host_pid_comes_from_the_environment_or_is_the_agents_shim(tmp_path: Path) -> None:
     env = {DISK_ROOT_ENV: "/var/lib/openclaw-tenants/disks/local"}
-    assert d.Disks.from_env(env).host_pid == d.daemon_pid(Path("/proc"))
+    assert d.Disks.from_env(env).host_pid == d.namespace_pid(Path("/proc"), os.getpid())
     assert d.Disks.from_env({**env, d.HOST_PID_ENV: "4725"}).host_pid == 4725
-    # The daemon is found by its name, the lowest pid of several; without one, init.
-    for pid, comm in (("1", "init"), ("812", "dockerd"), ("77", "dockerd"), ("90", "containerd"), ("self", "x")):
-        (tmp_path / pid).mkdir()
-        (tmp_path / pid / "comm").write_text(f"{comm}\n")
-    assert d.daemon_pid(tmp_path) == 77
-    assert d.daemon_pid(tmp_path / "1") == 1
     with pytest.raises(h.DiskError, match=d.HOST_PID_ENV):
         d.Disks.from_env({**env, d.HOST_PID_ENV: "self"})
+
+
+def test_the_namespace_is_the_shims_that_runs_the_agent_not_any_daemons(tmp_path: Path) -> None:
+    # Two daemons, the other one with the lower pid (pids wrap): the agent's own shim decides.
+    for pid, comm, parent in (
+        (1, "init", 0),
+        (9000, "dockerd", 1),
+        (9010, "containerd", 9000),
+        (300, "dockerd", 1),
+        (310, "containerd", 300),
+        (9100, "containerd-shim", 1),  # comm is cut at 15 characters: containerd-shim-runc-v2
+        (9120, "python3", 9100),  # the agent's serve loop, pid 1 in the container
+        (9200, "sh", 9100),  # a `docker exec` and its child
+        (9201, "python3", 9200),
+        (400, "python3", 1),  # a process on the host
+    ):
+        _process(tmp_path, pid, comm, parent)
+    assert d.namespace_pid(tmp_path, 9120) == 9100
+    assert d.namespace_pid(tmp_path, 9201) == 9100
+    assert d.namespace_pid(tmp_path, 400) == 400  # outside a container: its own namespace
+    assert d.namespace_pid(tmp_path, 4242) == 4242  # gone while looking
+
+
+def test_the_walk_up_the_process_tree_is_bounded(tmp_path: Path) -> None:
+    _process(tmp_path, 50, "python3", 51)
+    _process(tmp_path, 51, "python3", 50)  # a loop never seen in a real tree
+    assert d.namespace_pid(tmp_path, 50) == 50
 
 
 def test_usage_errors_exit_2(disks: d.Disks, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,10 +6,23 @@ from typing import Any
 
 from harness.paths import ROOT
 from harness.program_run import run_program
+from tenants import labels
 from tests.unit.test_policy import CONTAINER, SECRETS, rules, tenant_container
 
 STORAGE_CAPS = ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_CHROOT", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"]
 CHECKS = (rules.run_as_non_root, rules.drop_all_capabilities, rules.no_privileged_mode, rules.no_host_access)
+
+
+def test_the_pack_spells_the_programs_label_names() -> None:
+    # The pack runs in its own environment without the program's packages: its copies of the names it
+    # grants by must match the labels the program puts on its pieces, or a grant reaches nothing.
+    assert (rules.TENANT_LABEL, rules.COMPONENT_LABEL) == (labels.TENANT_LABEL, labels.COMPONENT_LABEL)
+    assert rules.EDGE_COMPONENT == labels.EDGE_COMPONENT
+    assert set(rules.PLATFORM_GRANTS) == {
+        labels.EGRESS_FILTER_COMPONENT,
+        labels.STORAGE_COMPONENT,
+        labels.BACKUP_COMPONENT,
+    }
 
 
 def _labels(component: str) -> list[dict[str, str]]:

@@ -302,19 +302,42 @@ def test_without_a_backups_section_backup_says_what_to_add(app: typer.Typer, wor
     assert world.calls == []
 
 
+SFTP_BACKUPS = {"repository": "sftp://backup@vault.example.net//srv/openclaw", "known_hosts": "vault ssh-ed25519 AAAA"}
+NO_JOB = "it has no backup job: the repository /srv/openclaw-backups is a path on the Docker hosts"
+
+
 @pytest.mark.parametrize(
-    ("args", "instead"),
+    ("args", "expected"),
     [
-        (("backup", "hooli"), "kubectl create job openclaw-backup-now --from=cronjob/openclaw-backup -n tenant-hooli"),
-        (("backups", "hooli"), "kubectl get jobs -n tenant-hooli"),
-        (("restore", "hooli"), "claim openclaw-state"),
-        (("move", "hooli", "--to-target", "dst", "--yes"), "tenantctl move moves between Docker targets"),
-        (("purge", "hooli", "--yes"), "kubectl delete namespace tenant-hooli"),
+        (
+            ("backup", "hooli"),
+            ("kubectl create job openclaw-backup-now --from=cronjob/openclaw-backup -n tenant-hooli", SFTP_BACKUPS),
+        ),
+        (("backups", "hooli"), ("kubectl get jobs -n tenant-hooli", SFTP_BACKUPS)),
+        (("restore", "hooli"), ("claim openclaw-state", SFTP_BACKUPS)),
+        (
+            ("move", "hooli", "--to-target", "dst", "--yes"),
+            ("tenantctl move moves between Docker targets", SFTP_BACKUPS),
+        ),
+        # A path on the Docker hosts: the program makes no CronJob, and nothing points at one.
+        (("backup", "hooli"), (NO_JOB, None)),
+        (("backups", "hooli"), (NO_JOB, None)),
+        (("restore", "hooli"), (NO_JOB, None)),
+        (("purge", "hooli", "--yes"), ("kubectl delete namespace tenant-hooli", None)),
     ],
 )
 def test_kubernetes_tenants_are_told_what_to_run_instead_with_exit_2(
-    app: typer.Typer, world: World, fleet_file: Path, args: tuple[str, ...], instead: str
+    app: typer.Typer,
+    world: World,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    expected: tuple[str, dict[str, str] | None],
 ) -> None:
+    instead, repository = expected
+    doc = fleet_doc()
+    doc["backups"] = repository or doc["backups"]
+    fleet_file = tmp_path / "tenants.yaml"
+    fleet_file.write_text(fleet_yaml(doc))
     code, _, err = run(app, *args, "--file", str(fleet_file))
     assert code == 2
     assert err.startswith("tenant hooli is on Kubernetes target cluster: ")
