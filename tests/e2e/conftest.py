@@ -23,7 +23,7 @@ from harness.gateway_client import started
 from harness.local_images import ImageBuildError, local_images
 from harness.waiting import wait_until
 from tenants import model_gateway_names as gateway_names
-from tenants.load import load_fleet
+from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet
 
 from ..conftest import READY_TIMES, TIMINGS
@@ -63,6 +63,19 @@ def images(engine: docker.DockerClient) -> dict[str, str]:
         return local_images(timeout_s=1200)
     except ImageBuildError as exc:
         pytest.fail(str(exc))
+
+
+def on_local_images(text: str, label: str, images: dict[str, str]) -> Fleet:
+    """A real-engine test's own fleet (harness.fleets.local_fleet), checked to use the images just built."""
+    fleet = parse_fleet(text, label)
+    assert fleet.images.proxy == images["proxy"]
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def side(engine: docker.DockerClient) -> Fleetside:
+    """The Docker side of a module's own stack: what its containers, networks and volumes are."""
+    return Fleetside(engine)
 
 
 @pytest.fixture(scope="module")

@@ -270,12 +270,13 @@ NARROW: dict[str, Any] = {
 }
 
 
-def start_agent(engine: docker.DockerClient, image: str, root: Path, pid: str) -> Container:
-    """As a target runs it: privileged, the host's pids, the root at the same path, `disks serve`."""
+def start_agent(engine: docker.DockerClient, image: str, root: Path) -> Container:
+    """As a target runs it: the host's pids, the root at the same path, `disks serve`, and no pid to enter:
+    the agent finds the daemon's mount namespace by itself."""
     config: dict[str, Any] = {
         "name": f"{PREFIX}agent-{RUN}", "pid_mode": "host", "network_mode": "none", "read_only": True,
         "tmpfs": {"/tmp": "rw,noexec,nosuid,size=16m"}, "volumes": {str(root): {"bind": str(root), "mode": "rw"}},
-        "environment": {DISK_ROOT_ENV: str(root), d.HOST_PID_ENV: pid}, "labels": LABELS,
+        "environment": {DISK_ROOT_ENV: str(root)}, "labels": LABELS,
     }  # fmt: skip
     try:
         container = engine.containers.run(image, ["disks", "serve"], detach=True, privileged=True, **config)
@@ -316,11 +317,12 @@ def agent(request: pytest.FixtureRequest) -> Iterator[Agent]:
     try:
         if request.param == "container":
             engine = request.getfixturevalue("engine")
+            request.getfixturevalue("images")  # built from this checkout
             made.engine, made.image = engine, agent_image(engine)
             # A disk mounted before the agent starts: its container gets a copy of that mount (Docker binds
             # recursively), which must not keep the disk alive once removed.
             Agent(root, pid).create("p")
-            made.container = start_agent(engine, made.image, root, pid)
+            made.container = start_agent(engine, made.image, root)
         yield made
     finally:
         try:
@@ -451,6 +453,31 @@ def test_a_disk_keeps_its_claim_so_a_new_tenant_with_the_id_never_gets_it(agent:
     assert agent.ok("release", tenant("k"))["claim"] is None
     assert agent.ok("create", tenant("k"), *args, "--claim", other)["claim"] == other  # adopted, data kept
     assert agent.digest("k", "earlier") == kept
+
+
+NAMESPACE_PROBE = """
+import os, pathlib, socket
+from data_agent.disks import namespace_pid
+pid = namespace_pid(pathlib.Path("/proc"), os.getpid())
+cmdline = open(f"/proc/{pid}/cmdline").read().split("\\0")
+print(pid, open(f"/proc/{pid}/comm").read().strip(), os.readlink(f"/proc/{pid}/ns/mnt"), socket.gethostname(), *cmdline)
+"""
+
+
+def test_in_its_container_the_agent_enters_the_namespace_of_its_own_shim_which_is_the_daemons(
+    engine: docker.DockerClient, images: dict[str, str]
+) -> None:
+    # Nothing tells it a pid (another daemon on the host, or pids wrapping past the daemon's, cannot mislead it).
+    tag = agent_image(engine)
+    shown = engine.containers.run(
+        tag, ["-c", NAMESPACE_PROBE], entrypoint=["python3"], pid_mode="host", network_mode="none",
+        cap_add=["SYS_PTRACE"], security_opt=["apparmor=unconfined"], remove=True, labels=LABELS,
+    ).decode().split()  # fmt: skip
+    pid, comm, namespace, short_id, *cmdline = shown
+    assert comm == "containerd-shim", shown
+    assert any(arg.startswith(short_id) for arg in cmdline), f"the shim of another container: {shown}"
+    daemon = Path("/var/run/docker.pid").read_text().strip()
+    assert os.readlink(f"/proc/{daemon}/ns/mnt") == namespace, f"shim {pid} is not in dockerd {daemon}'s namespace"
 
 
 def test_serve_mounts_what_a_reboot_unmounted(agent: Agent) -> None:

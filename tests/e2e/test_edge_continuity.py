@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import docker
 import pytest
 
 from harness.deployment import Deployment, Fleetside, with_tenant
@@ -21,11 +20,11 @@ from harness.fleets import local_fleet
 from harness.gateway_client import GatewaySession, http_get, started, ws_connect
 from harness.waiting import wait_until
 from tenants import docker_specs as ds
-from tenants.load import load_fleet, parse_fleet
+from tenants.load import load_fleet
 from tenants.model import Fleet
 
 from ..conftest import TIMINGS
-from .conftest import BOOT_TIMEOUT_S, require_engine
+from .conftest import BOOT_TIMEOUT_S, on_local_images, require_engine
 
 A, B, C = "cont-alpha", "cont-bravo", "cont-charlie"
 TARGET = "cont"
@@ -46,14 +45,7 @@ LIST_NGINX = 'for d in /proc/[0-9]*; do printf "%s %s\\n" "${d#/proc/}" "$(tr "\
 
 @pytest.fixture(scope="module")
 def fleet(images: dict[str, str]) -> Fleet:
-    fleet = parse_fleet(FLEET_YAML, "edge-continuity fleet")
-    assert fleet.images.proxy == images["proxy"]
-    return fleet
-
-
-@pytest.fixture(scope="module")
-def side(engine: docker.DockerClient) -> Fleetside:
-    return Fleetside(engine)
+    return on_local_images(FLEET_YAML, "edge-continuity fleet", images)
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ from tenants.load import load_fleet, parse_fleet
 from tenants.model import Fleet
 
 from ..conftest import TIMINGS
-from .conftest import BOOT_TIMEOUT_S, require_engine
+from .conftest import BOOT_TIMEOUT_S, on_local_images, require_engine
 
 ALPHA, BRAVO = "data-alpha", "data-bravo"
 TARGET = "datat"
@@ -71,14 +71,7 @@ FLEET_YAML = fleet_text("off")
 
 @pytest.fixture(scope="module")
 def fleet(images: dict[str, str]) -> Fleet:
-    fleet = parse_fleet(FLEET_YAML, "tenant-data fleet")
-    assert fleet.images.proxy == images["proxy"]
-    return fleet
-
-
-@pytest.fixture(scope="module")
-def side(engine: docker.DockerClient) -> Fleetside:
-    return Fleetside(engine)
+    return on_local_images(FLEET_YAML, "tenant-data fleet", images)
 
 
 @pytest.fixture(scope="module")

@@ -34,11 +34,11 @@ from harness.paths import ROOT
 from harness.waiting import wait_until
 from tenants import data_names
 from tenants import docker_specs as ds
-from tenants.load import load_fleet, parse_fleet
+from tenants.load import load_fleet
 from tenants.model import Fleet
 
 from ..conftest import TIMINGS
-from .conftest import BOOT_TIMEOUT_S, require_engine
+from .conftest import BOOT_TIMEOUT_S, on_local_images, require_engine
 
 MOVER = "mv-mover"
 SOURCE, DESTINATION = "mva", "mvb"
@@ -70,9 +70,7 @@ def fleet_text() -> str:
 
 @pytest.fixture(scope="module")
 def fleet(images: dict[str, str]) -> Fleet:
-    fleet = parse_fleet(fleet_text(), "move fleet")
-    assert fleet.images.proxy == images["proxy"]
-    return fleet
+    return on_local_images(fleet_text(), "move fleet", images)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ..e2e.conftest import engine, images
+from ..e2e.conftest import engine, images, side
 
-__all__ = ["engine", "images"]
+__all__ = ["engine", "images", "side"]
 
 HERE = Path(__file__).parent
 

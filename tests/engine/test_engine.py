@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 from pulumi.automation import CommandError, ConfigValue
 from typer.testing import CliRunner
@@ -42,19 +41,14 @@ def fleet(images: dict[str, str]) -> Fleet:
 
 
 @pytest.fixture(scope="module")
-def docker_side(engine: docker.DockerClient) -> Fleetside:
-    return Fleetside(engine)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet, docker_side: Fleetside) -> Iterator[Deployment]:
+def stack(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet, side: Fleetside) -> Iterator[Deployment]:
     require_engine()
     deployment = Deployment(tmp_path_factory.mktemp("engine-stack"), "engine", TIMINGS)
     everyone = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
     try:
         yield deployment
     finally:
-        deployment.teardown(docker_side, everyone, "engine: final destroy")
+        deployment.teardown(side, everyone, "engine: final destroy")
 
 
 def edge_port(fleet: Fleet) -> int:
@@ -96,22 +90,20 @@ class TestLifecycle:
             foreign = ws_connect(edge_port(fleet), f"{tenant}.localhost", result.tokens[other])
             assert not foreign.accepted and "AUTH_TOKEN_MISMATCH" in foreign.detail
 
-    def test_a_second_up_and_a_refresh_change_nothing(
-        self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
-    ) -> None:
-        before = docker_side.container_ids(fleet)
+    def test_a_second_up_and_a_refresh_change_nothing(self, stack: Deployment, fleet: Fleet, side: Fleetside) -> None:
+        before = side.container_ids(fleet)
         again = stack.apply(fleet, "engine: second up (no changes)")
         assert re.fullmatch(r"update succeeded: same \d+", again.summary), again.summary
         stack.preview("engine: preview --expect-no-changes", expect_no_changes=True)
         stack.refresh("engine: refresh")
         stack.preview("engine: preview after refresh", expect_no_changes=True)
-        assert docker_side.container_ids(fleet) == before
+        assert side.container_ids(fleet) == before
 
     def test_adding_a_tenant_touches_only_it_and_the_edge_routes(
-        self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
+        self, stack: Deployment, fleet: Fleet, side: Fleetside
     ) -> None:
-        before = docker_side.container_ids(fleet)
-        started_at = {name: docker_side.started_at(name) for name, found in before.items() if found}
+        before = side.container_ids(fleet)
+        started_at = {name: side.started_at(name) for name, found in before.items() if found}
         added = fleet.model_copy(update={"tenants": (*fleet.tenants, fleet.tenants[0].model_copy(update={"id": C}))})
         preview = stack.preview("engine: preview of one added tenant", fleet=added)
         # Its component, token, model key, disk and its claim, volume, its volume's owner, network, gateway and
@@ -124,81 +116,79 @@ class TestLifecycle:
         }
         result = stack.apply(added, "engine: up adding one tenant")
         assert "replace" not in result.summary and "delete" not in result.summary
-        assert docker_side.container_ids(fleet) == before  # the edge proxy and the others: same containers
-        assert {name: docker_side.started_at(name) for name in started_at} == started_at  # and no restart
+        assert side.container_ids(fleet) == before  # the edge proxy and the others: same containers
+        assert {name: side.started_at(name) for name in started_at} == started_at  # and no restart
         wait_started(added, C)
         assert ws_connect(edge_port(fleet), f"{C}.localhost", result.tokens[C]).accepted
         stack.preview("engine: preview after the add", expect_no_changes=True)
 
-    def test_one_tenants_edits_change_only_that_tenant(
-        self, stack: Deployment, fleet: Fleet, docker_side: Fleetside
-    ) -> None:
+    def test_one_tenants_edits_change_only_that_tenant(self, stack: Deployment, fleet: Fleet, side: Fleetside) -> None:
         current = load_fleet(stack.fleet_file)
         others = {ds.container_name(A), ds.container_name(C), ds.edge_name("eng"), gateway_names.docker_name("eng")}
-        before = {n: docker_side.container_id(n) for n in others}
-        network = docker_side.client.networks.get(ds.network_name(B)).id
+        before = {n: side.container_id(n) for n in others}
+        network = side.client.networks.get(ds.network_name(B)).id
         created = resource_times(stack)
-        write_marker(docker_side, B, "bravo-data")
+        write_marker(side, B, "bravo-data")
         old_token = stack.tokens[B]
         edited = with_tenant(
             current, B, plan="pro", rotation=1, labels={"team": "blue"}, overrides=Overrides(memory_gib=3.0)
         )
         result = stack.apply(edited, "engine: up of one tenant's plan, override, labels and rotation")
-        assert {n: docker_side.container_id(n) for n in others} == before
-        assert docker_side.client.networks.get(ds.network_name(B)).id == network  # not replaced
+        assert {n: side.container_id(n) for n in others} == before
+        assert side.client.networks.get(ds.network_name(B)).id == network  # not replaced
         after = resource_times(stack)
         for kept in (f"{B}-state", f"{B}-network", f"{A}-gateway", f"{C}-gateway", "edge-eng-proxy"):
             assert after[kept] == created[kept], kept  # the engine neither replaced nor recreated it
         assert after[f"{B}-gateway"] != created[f"{B}-gateway"]
-        gateway = docker_side.client.containers.get(ds.container_name(B))
+        gateway = side.client.containers.get(ds.container_name(B))
         assert gateway.attrs["HostConfig"]["Memory"] == 3 * 1024**3
         assert gateway.attrs["HostConfig"]["PidsLimit"] == 1024  # pro's limit, applied to the new container
         assert gateway.labels["team"] == "blue"
         wait_started(edited, B)
-        assert read_marker(docker_side, B) == "bravo-data"
+        assert read_marker(side, B) == "bravo-data"
         assert result.tokens[B] != old_token
         refused = ws_connect(edge_port(fleet), f"{B}.localhost", old_token)
         assert not refused.accepted and "AUTH_TOKEN_MISMATCH" in refused.detail
         assert ws_connect(edge_port(fleet), f"{B}.localhost", result.tokens[B]).accepted
         stack.preview("engine: preview after the edits", expect_no_changes=True)
 
-    def test_changing_the_targets_egress_succeeds(self, stack: Deployment, docker_side: Fleetside) -> None:
+    def test_changing_the_targets_egress_succeeds(self, stack: Deployment, side: Fleetside) -> None:
         current = load_fleet(stack.fleet_file)
         target = current.targets["eng"]
         wider = DockerEgress(mode="internet")
         opened = current.model_copy(update={"targets": {"eng": target.model_copy(update={"egress": wider})}})
         stack.apply(opened, "engine: up of an egress change (networks replaced)")
-        assert docker_side.client.networks.get(ds.network_name(A)).attrs["Internal"] is False
+        assert side.client.networks.get(ds.network_name(A)).attrs["Internal"] is False
         for tenant in (A, B, C):
             wait_started(opened, tenant)
         closed = stack.apply(current, "engine: up of the egress change back")
         assert "replace" in closed.summary
-        assert docker_side.client.networks.get(ds.network_name(A)).attrs["Internal"] is True
+        assert side.client.networks.get(ds.network_name(A)).attrs["Internal"] is True
         stack.preview("engine: preview after the egress changes", expect_no_changes=True)
 
-    def test_suspend_resume_offboard_keep_data(self, stack: Deployment, docker_side: Fleetside) -> None:
+    def test_suspend_resume_offboard_keep_data(self, stack: Deployment, side: Fleetside) -> None:
         current = load_fleet(stack.fleet_file)
         wait_started(current, A)
-        write_marker(docker_side, A, "alpha-data")
+        write_marker(side, A, "alpha-data")
         port = edge_port(current)
         stack.apply(with_tenant(current, A, state="suspended"), "engine: up suspending one tenant")
-        assert docker_side.container_id(ds.container_name(A)) is None
+        assert side.container_id(ds.container_name(A)) is None
         assert http_get(port, f"{A}.localhost", "/healthz").status == 404
         stack.apply(current, "engine: up resuming it")
         wait_started(current, A)
-        assert read_marker(docker_side, A) == "alpha-data"
+        assert read_marker(side, A) == "alpha-data"
         stack.apply(with_tenant(current, A, state="offboarded"), "engine: up offboarding it")
-        assert not docker_side.client.networks.list(names=[ds.network_name(A)])
-        assert docker_side.client.volumes.get(ds.volume_name(A))
+        assert not side.client.networks.list(names=[ds.network_name(A)])
+        assert side.client.volumes.get(ds.volume_name(A))
 
     def test_destroy_keeps_every_disk_and_a_new_up_brings_the_data_back_once_adopted(
-        self, stack: Deployment, docker_side: Fleetside
+        self, stack: Deployment, side: Fleetside
     ) -> None:
         current = load_fleet(stack.fleet_file)
         stack.destroy("engine: destroy")
         for tenant in current.tenants:
-            assert docker_side.client.volumes.get(ds.volume_name(tenant.id))
-            assert docker_side.container_id(ds.container_name(tenant.id)) is None
+            assert side.client.volumes.get(ds.volume_name(tenant.id))
+            assert side.container_id(ds.container_name(tenant.id)) is None
             assert Path(disk_image(current.targets["eng"].storage.root, "eng", tenant.id)).exists()
         resumed = with_tenant(current, A, state="active")
         # A new stack made no claim on the old disks: it refuses to hand them to the tenants it creates ...
@@ -211,8 +201,8 @@ class TestLifecycle:
         stack.apply(resumed, "engine: up after destroy, disks adopted")
         wait_started(resumed, A)
         wait_started(resumed, B)
-        assert read_marker(docker_side, A) == "alpha-data"
-        assert read_marker(docker_side, B) == "bravo-data"
+        assert read_marker(side, A) == "alpha-data"
+        assert read_marker(side, B) == "bravo-data"
 
     def test_preview_runs_the_policy_pack_and_a_broken_policy_fails_it(self, stack: Deployment, fleet: Fleet) -> None:
         stack.preview("engine: preview with the policy pack", policy_packs=[str(POLICY_PACK)])
