@@ -289,6 +289,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _start_again(gateway: Gateway, stop: Stop, tenant: str, outcome: Outcome, sigterm: Sigterm) -> None:
+    try:
+        with sigterm.shielded():
+            ours = gateway.start(stop)
+        if not ours:
+            print(f"k8s-job: {tenant}: the Deployment changed during the backup; left as it is", file=sys.stderr)
+    finally:
+        outcome.unavailable_s = time.monotonic() - stop.stopped_at
+
+
 def run(args: argparse.Namespace, environ: Mapping[str, str], outcome: Outcome, sigterm: Sigterm) -> None:
     stop_deadline: list[float] = []  # set once the gateway is stopped: restic must finish by then
     restic = Restic(
@@ -298,24 +308,20 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], outcome: Outcome, 
     gateway = Gateway(api, args.deployment, args.selector)
     # Checked before the gateway stops: a wrong password or an unreachable repository costs no downtime.
     restic.ensure_repository()
-    with sigterm.shielded():
-        stop = gateway.stop()
-    outcome.replicas = stop.replicas
+    stop: Stop | None = None
     try:
+        # A SIGTERM during the scale-down fires as the shield ends, once `stop` is known: inside this `try`,
+        # so the gateway is started again.
+        with sigterm.shielded():
+            stop = gateway.stop()
+        outcome.replicas = stop.replicas
         stop_deadline.append(stop.stopped_at + args.max_stop_s)
         gateway.wait_gone(min(args.stop_wait_s, args.max_stop_s))
         outcome.snapshot, outcome.bytes_added = restic.backup(args.path, args.tenant, args.max_stop_s)
     finally:
         stop_deadline.clear()
-        try:
-            with sigterm.shielded():
-                ours = gateway.start(stop)
-            if not ours:
-                print(
-                    f"k8s-job: {args.tenant}: the Deployment changed during the backup; left as it is", file=sys.stderr
-                )
-        finally:
-            outcome.unavailable_s = time.monotonic() - stop.stopped_at
+        if stop is not None:
+            _start_again(gateway, stop, args.tenant, outcome, sigterm)
     keep = Retention(args.keep_last, args.keep_daily, args.keep_weekly, args.keep_monthly)
     restic.apply_retention(args.tenant, keep)
     outcome.ok = True

@@ -39,6 +39,7 @@ TOKEN = "fake-service-account-token"
 PASSWORD = "test-repository-password"
 JOB_TIMEOUT_S = 180
 WAIT_S = 60.0
+HANDSHAKE_S = 10.0  # a client that connected and then went quiet holds up no other request
 
 
 def ensure_restic() -> str:
@@ -130,6 +131,7 @@ class FakeCluster:
     linger: int = 2  # lists that still show the gateway pod after a scale-down
     never_gone: bool = False
     on_pods_list: Callable[[FakeCluster], None] | None = None
+    on_patch: Callable[[FakeCluster], None] | None = None  # before the answer goes back
     generation: int = 1
     calls: list[tuple[str, str]] = field(default_factory=list)
     patches: list[dict[str, Any]] = field(default_factory=list)
@@ -156,6 +158,8 @@ class FakeCluster:
         }
 
     def patch(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.on_patch is not None:
+            self.on_patch(self)
         self.patches.append(copy.deepcopy(body))
         merged = merge_patch(self.deployment(), body)
         self.annotations = merged["metadata"].get("annotations") or {}
@@ -190,6 +194,13 @@ def handler_for(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
     pods_path = f"/api/v1/namespaces/{NAMESPACE}/pods"
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            # The TLS handshake in this connection's own thread, bounded: done on accept, one client that
+            # connected and went quiet (a job interrupted mid-handshake) would hold up every later request.
+            self.request.settimeout(HANDSHAKE_S)
+            self.request.do_handshake()
+            super().setup()
+
         def log_message(self, format: str, *args: Any) -> None:
             return
 
@@ -313,7 +324,7 @@ def serve(cluster: FakeCluster, pki: Pki) -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(cluster))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(pki.cert), str(pki.key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -438,13 +449,45 @@ def test_a_terminated_job_starts_the_gateway_again(rig: Rig) -> None:
             deadline = time.monotonic() + WAIT_S
             while rig.cluster.replicas != 0 and job.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert rig.cluster.replicas == 0, "the job never scaled the gateway down"
+            if rig.cluster.replicas != 0:
+                job.kill()
+                out, err = job.communicate(timeout=JOB_TIMEOUT_S)
+                pytest.fail(
+                    f"the job never scaled the gateway down (exit {job.returncode}): {out[-800:]} {err[-1500:]}"
+                )
             job.send_signal(signal.SIGTERM)
             stdout, _ = job.communicate(timeout=JOB_TIMEOUT_S)
         finally:
             if job.poll() is None:
                 job.kill()
     assert job.returncode == 1
+    assert "terminated" in json.loads(stdout)["error"]
+    assert scaled_down_then_back(rig.cluster)
+    assert rig.cluster.annotations == {}
+
+
+def test_a_sigterm_during_the_scale_down_starts_the_gateway_again(rig: Rig) -> None:
+    rig.init_repository(PASSWORD)
+    started = threading.Event()
+    pids: list[int] = []
+
+    def terminate_once(cluster: FakeCluster) -> None:
+        # The scale-down has reached the API server; the job is still waiting for the answer.
+        if not cluster.patches and started.wait(WAIT_S):
+            os.kill(pids[0], signal.SIGTERM)
+
+    rig.cluster.on_patch = terminate_once
+    with subprocess.Popen(
+        rig.args(), cwd=ROOT, env=rig.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as job:
+        pids.append(job.pid)
+        started.set()
+        try:
+            stdout, stderr = job.communicate(timeout=JOB_TIMEOUT_S)
+        finally:
+            if job.poll() is None:
+                job.kill()
+    assert job.returncode == 1, stderr
     assert "terminated" in json.loads(stdout)["error"]
     assert scaled_down_then_back(rig.cluster)
     assert rig.cluster.annotations == {}
