@@ -166,14 +166,7 @@ class TenantDiskProvider(ResourceProvider):
         plain = plain_volume_message(props) if existing(props) is None else None
         if plain:
             raise RuntimeError(plain)
-        args = (
-            "--gib",
-            str(whole(props["gib"])),
-            "--inodes",
-            str(whole(props["inodes"])),
-            "--uid",
-            str(whole(props["uid"])),
-        )
+        args = tuple(arg for key in ("gib", "inodes", "uid") for arg in (f"--{key}", str(whole(props[key]))))
         code, output = _agent(props, "create", str(props["tenant"]), *args, "--claim", str(props["claim"]))
         if code == EXISTS:
             shown = existing(props) or {}

@@ -68,7 +68,7 @@ def on_kubernetes(tenant: Tenant, instead: str) -> str:
 def kubernetes_instead(fleet: Fleet, tenant: Tenant, command: str) -> str:
     """What to run on a cluster instead of a Docker-only command."""
     ns = namespace_name(tenant.id)
-    if command in {"backup", "backups", "restore", "move"} and (fleet.backups is None or fleet.backups.kind == "local"):
+    if command in {"backup", "backups", "restore", "move"} and not (fleet.backups and fleet.backups.reaches_pods):
         # No CronJob exists: the program makes none without a repository pods can reach.
         why = (
             "the fleet has no backups: section"

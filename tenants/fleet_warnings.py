@@ -38,7 +38,7 @@ def data_warnings(fleet: Fleet) -> list[str]:
         )
     for name, target in fleet.targets.items():
         if not isinstance(target, DockerTarget):
-            if fleet.backups is not None and fleet.backups.kind == "local" and _on(fleet, name):
+            if fleet.backups is not None and not fleet.backups.reaches_pods and _on(fleet, name):
                 warnings.append(
                     f"target {name!r}: its tenants are not backed up: the backup repository "
                     f"{fleet.backups.repository} is a path on the Docker hosts, which pods cannot reach; use an "

@@ -93,7 +93,7 @@ class BackupJob:
     def applies(self, tenant: KubernetesTenant) -> bool:
         """A live tenant whose plan backs up on a schedule, with a repository a pod can reach."""
         live = tenant.tenant.state != "offboarded"
-        return live and tenant.plan.backup.every_s is not None and self.backups.kind != "local"
+        return live and tenant.plan.backup.every_s is not None and self.backups.reaches_pods
 
     def pod_limits(self, tenant: KubernetesTenant) -> PodLimits:
         return PodLimits(cpus=min(JOB_CPUS, tenant.limits.cpus), memory_mib=JOB_MEMORY_MIB)

@@ -1012,6 +1012,11 @@ class Backups(Frozen):
     def kind(self) -> RepositoryKind:
         return repository_kind(self.repository)
 
+    @property
+    def reaches_pods(self) -> bool:
+        """A cluster's backup jobs can use it: a path on the Docker hosts is out of every pod's reach."""
+        return self.kind != "local"
+
     def secret_keys(self) -> tuple[str, ...]:
         """The Pulumi secret config keys this repository needs."""
         extra = {"local": (), "sftp": (self.ssh_key,), "s3": (self.s3_access_key, self.s3_secret_key)}

@@ -243,13 +243,10 @@ def clean_root(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def agent_image(engine: docker.DockerClient) -> str:
-    """The pinned data-agent image, when it carries this checkout's disk agent."""
-    tag = Images().data_agent
-    try:
-        engine.images.get(tag)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"no {tag}: build it with tests/e2e/images/build.sh")
+def agent_image(engine: docker.DockerClient, images: dict[str, str]) -> str:
+    """The data-agent image just built, the one the fleet pins, checked to carry this checkout's disk agent."""
+    tag = images["data_agent"]
+    assert tag == Images().data_agent
     for module in DISK_AGENT_MODULES:
         script = f"import data_agent.{module} as m; print(open(m.__file__).read(), end='')"
         shipped = engine.containers.run(
@@ -317,8 +314,7 @@ def agent(request: pytest.FixtureRequest) -> Iterator[Agent]:
     try:
         if request.param == "container":
             engine = request.getfixturevalue("engine")
-            request.getfixturevalue("images")  # built from this checkout
-            made.engine, made.image = engine, agent_image(engine)
+            made.engine, made.image = engine, agent_image(engine, request.getfixturevalue("images"))
             # A disk mounted before the agent starts: its container gets a copy of that mount (Docker binds
             # recursively), which must not keep the disk alive once removed.
             Agent(root, pid).create("p")
@@ -468,7 +464,7 @@ def test_in_its_container_the_agent_enters_the_namespace_of_its_own_shim_which_i
     engine: docker.DockerClient, images: dict[str, str]
 ) -> None:
     # Nothing tells it a pid (another daemon on the host, or pids wrapping past the daemon's, cannot mislead it).
-    tag = agent_image(engine)
+    tag = agent_image(engine, images)
     shown = engine.containers.run(
         tag, ["-c", NAMESPACE_PROBE], entrypoint=["python3"], pid_mode="host", network_mode="none",
         cap_add=["SYS_PTRACE"], security_opt=["apparmor=unconfined"], remove=True, labels=LABELS,
